@@ -1,0 +1,1 @@
+"""Command-line interface. Library code never imports from here."""

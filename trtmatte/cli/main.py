@@ -1,0 +1,47 @@
+"""`trtmatte` entry point: dispatches to one Command class per subcommand."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import __version__
+from ..errors import TrtmatteError
+from .base import Command
+from .matte_cmd import Matte
+from .models_cmd import Models
+from .weights_cmd import ConvertWeights, InitWeights
+
+COMMANDS: tuple[type[Command], ...] = (Matte, Models, InitWeights, ConvertWeights)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="trtmatte", description="Deploy deep image matting models fast.")
+    parser.add_argument("--version", action="version", version=f"trtmatte {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for cls in COMMANDS:
+        cmd = cls()
+        p = sub.add_parser(cmd.name, help=cls.summary(), description=cls.__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        cmd.add_arguments(p)
+        p.set_defaults(_command=cmd)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_command", None):
+        parser.print_help()
+        return 1
+    try:
+        return args._command.run(args)
+    except TrtmatteError as exc:
+        print(f"trtmatte: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("trtmatte: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import argparse
+import json
+
+from .base import Command
+
+
+class Models(Command):
+    """List the registered model variants with their parameter counts.
+
+    Example: trtmatte models --json
+    """
+
+    name = "models"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from ..models import count_parameters, create_model, get_config, list_models
+
+        rows = []
+        for name in list_models():
+            cfg = get_config(name)
+            rows.append({"name": name, "family": cfg.family, "encoder": cfg.encoder,
+                         "parameters": count_parameters(create_model(name)), "description": cfg.description,
+                         "preprocessing": cfg.preprocessing.to_dict()})
+        if args.json:
+            print(json.dumps(rows, indent=2))
+            return 0
+        print(f"{'variant':<18} {'encoder':<12} {'parameters':>12}  description")
+        for r in rows:
+            print(f"{r['name']:<18} {r['encoder']:<12} {r['parameters']:>12,}  {r['description']}")
+        return 0

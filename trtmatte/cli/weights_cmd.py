@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import argparse
+
+from .base import Command
+
+
+class InitWeights(Command):
+    """Write a fresh trtmatte checkpoint for a variant (random init, or ImageNet encoder).
+
+    Untrained weights produce meaningless mattes; this is the starting point for `trtmatte
+    train` and for plumbing checks. Example:
+      trtmatte init-weights late_fusion --imagenet densenet201-c1103571.pth -o lf_init.safetensors
+    """
+
+    name = "init-weights"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("variant", help="registry variant (see `trtmatte models`)")
+        parser.add_argument("-o", "--output", required=True, help="checkpoint to write (.safetensors)")
+        parser.add_argument("--imagenet", metavar="PTH",
+                            help="torchvision DenseNet ImageNet state_dict to initialise the encoder")
+        parser.add_argument("--seed", type=int, default=0, help="random seed for the other layers")
+
+    def run(self, args: argparse.Namespace) -> int:
+        import torch
+
+        from ..checkpoints.native import save_checkpoint
+        from ..checkpoints.torchvision import load_imagenet_encoder
+        from ..models import create_model
+
+        torch.manual_seed(args.seed)
+        model = create_model(args.variant)
+        provenance = {"weights": "untrained: random initialisation", "seed": args.seed}
+        if args.imagenet:
+            load_imagenet_encoder(model.encoder, args.imagenet)
+            provenance["weights"] = f"untrained: ImageNet encoder from {args.imagenet}, rest random"
+        save_checkpoint(model, args.output, args.variant, provenance=provenance)
+        print(f"wrote {args.output} ({args.variant}, {provenance['weights']})")
+        return 0
+
+
+class ConvertWeights(Command):
+    """Convert the authors' released Keras HDF5 weights to a trtmatte checkpoint.
+
+    Layers are matched by name (DESIGN.md section 1), kernels transposed HWIO -> OIHW. Untested
+    against the genuine file, which is not obtainable here; the converter is exercised on
+    Keras-layout files written from random weights. Example:
+      trtmatte convert-weights FusionMatting.h5 -o late_fusion.safetensors
+    """
+
+    name = "convert-weights"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("keras_h5", help="the authors' Keras weights (.h5)")
+        parser.add_argument("-o", "--output", required=True, help="checkpoint to write (.safetensors)")
+        parser.add_argument("--variant", default="late_fusion", help="registry variant (default: late_fusion)")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from ..checkpoints.native import load_model, save_checkpoint
+        from ..fileio import sha256_file
+
+        model, info = load_model(args.keras_h5, args.variant)
+        if info.format != "keras-hdf5":
+            from ..errors import TrtmatteError
+            raise TrtmatteError(f"{args.keras_h5} is a {info.format} file, not Keras HDF5: nothing to convert")
+        provenance = {"weights": "converted from Keras HDF5", "source_sha256": sha256_file(args.keras_h5)}
+        save_checkpoint(model, args.output, args.variant, provenance=provenance)
+        print(f"wrote {args.output} ({args.variant}, from {args.keras_h5})")
+        return 0

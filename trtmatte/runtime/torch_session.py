@@ -1,0 +1,31 @@
+"""PyTorch backend (CPU, or CUDA where torch has it)."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+from ..models.pipeline import MattingPipeline
+from ..models.registry import Preprocessing
+from .session import MattingSession, SessionInfo
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({torch.get_num_threads()} threads, {os.cpu_count()} cores)"
+
+
+class TorchSession(MattingSession):
+    def __init__(self, network: torch.nn.Module, preprocessing: Preprocessing, variant: str,
+                 device: str = "cpu"):
+        self.device = torch.device(device)
+        self.pipeline = MattingPipeline(network, preprocessing).eval().to(self.device)
+        self.info = SessionInfo("torch", "fp32", _device_name(self.device), variant, torch.__version__)
+
+    @torch.inference_mode()
+    def run(self, images: np.ndarray) -> np.ndarray:
+        images = self.check_images(images)
+        x = torch.as_tensor(images, device=self.device)
+        return self.pipeline(x).alpha.float().cpu().numpy()
