@@ -136,7 +136,10 @@ def test_matte_several_images_into_directory(tmp_path, lite_ckpt):
 
 
 @pytest.mark.parametrize("case", ["missing_image", "corrupt_image", "missing_weights", "bad_weights",
-                                  "unwritable_output", "several_without_dir", "unknown_variant", "bad_max_side"])
+                                  "unwritable_output", "several_without_dir", "unknown_variant", "bad_max_side",
+                                  "export_missing_weights", "export_unwritable", "export_bad_shape",
+                                  "export_malformed_shape", "export_wrong_variant", "export_unknown_variant",
+                                  "export_not_weights"])
 def test_bad_input_one_line_exit_1(tmp_path, lite_ckpt, case):
     good = tmp_path / "good.png"
     Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(good)
@@ -159,6 +162,16 @@ def test_bad_input_one_line_exit_1(tmp_path, lite_ckpt, case):
         "unknown_variant": (["init-weights", "late_fusion_xl", "-o", str(tmp_path / "m.safetensors")],
                             "unknown model variant 'late_fusion_xl'"),
         "bad_max_side": (["matte", str(good), "-o", str(out), *w, "--max-side", "0"], "--max-side must be at least 32"),
+        "export_missing_weights": (["export", "--weights", str(tmp_path / "x.safetensors"), "-o", str(out)],
+                                   "weights file .* not found"),
+        "export_unwritable": (["export", *w, "-o", str(tmp_path / "no_dir" / "m.onnx")], "directory .*no_dir does not exist"),
+        "export_bad_shape": (["export", *w, "-o", str(out), "--shape", "0x320"], "--shape must be positive"),
+        "export_malformed_shape": (["export", *w, "-o", str(out), "--shape", "800by800"], "--shape must look like HxW"),
+        "export_wrong_variant": (["export", *w, "--variant", "late_fusion", "-o", str(out)],
+                                 "holds variant 'late_fusion_lite', not 'late_fusion'"),
+        "export_unknown_variant": (["export", *w, "--variant", "late_fusion_xl", "-o", str(out)],
+                                   "unknown model variant 'late_fusion_xl'"),
+        "export_not_weights": (["export", "--weights", str(good), "-o", str(out)], "not a weights file trtmatte knows"),
     }[case]
     r = run_cli(*args)
     assert r.returncode == 1, r.stderr

@@ -11,6 +11,20 @@ from typing import Iterator
 from .errors import TrtmatteError
 
 
+def check_writable(path: str | os.PathLike) -> Path:
+    """Fail early, with one line, if ``path`` cannot be created; return its directory. Long jobs
+    (export, engine builds) call this before starting, not after minutes of work."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise TrtmatteError(f"cannot write {path}: directory {parent} does not exist (create it first)")
+    if not os.access(parent, os.W_OK):
+        raise TrtmatteError(f"cannot write {path}: directory {parent} is not writable (choose another -o)")
+    if path.is_dir():
+        raise TrtmatteError(f"cannot write {path}: it is a directory (give a file name)")
+    return parent
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it over ``path`` only if the block succeeds.
@@ -19,11 +33,7 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     (same filesystem). On any exception the temporary file is removed and nothing is written.
     """
     path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise TrtmatteError(f"cannot write {path}: directory {parent} does not exist (create it first)")
-    if not os.access(parent, os.W_OK):
-        raise TrtmatteError(f"cannot write {path}: directory {parent} is not writable (choose another -o)")
+    parent = check_writable(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=parent)
     os.close(fd)
     tmp_path = Path(tmp)

@@ -96,6 +96,8 @@ def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, st
 def load_state(path: str | Path, variant: str | None = None) -> tuple[dict[str, torch.Tensor], CheckpointInfo]:
     """Read any supported weights file into a float32 state_dict for a full model."""
     path = Path(path)
+    if variant:
+        get_config(variant)  # an unknown variant is named before any file is read
     if not path.is_file():
         raise TrtmatteError(f"weights file {path} not found (pass --weights PATH to an existing checkpoint)")
     kind = _sniff(path)

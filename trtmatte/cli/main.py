@@ -7,11 +7,12 @@ import sys
 from .. import __version__
 from ..errors import TrtmatteError
 from .base import Command
+from .export_cmd import Export
 from .matte_cmd import Matte
 from .models_cmd import Models
 from .weights_cmd import ConvertWeights, InitWeights
 
-COMMANDS: tuple[type[Command], ...] = (Matte, Models, InitWeights, ConvertWeights)
+COMMANDS: tuple[type[Command], ...] = (Matte, Export, Models, InitWeights, ConvertWeights)
 
 
 def build_parser() -> argparse.ArgumentParser:

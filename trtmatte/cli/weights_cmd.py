@@ -21,6 +21,9 @@ class InitWeights(Command):
         parser.add_argument("--imagenet", metavar="PTH",
                             help="torchvision DenseNet ImageNet state_dict to initialise the encoder")
         parser.add_argument("--seed", type=int, default=0, help="random seed for the other layers")
+        parser.add_argument("--recalibrate-bn", action="store_true",
+                            help="re-estimate BatchNorm statistics on scikit-image's bundled photos so alpha "
+                                 "varies like a real model's (for parity checks and benchmarks; still untrained)")
 
     def run(self, args: argparse.Namespace) -> int:
         import torch
@@ -35,6 +38,12 @@ class InitWeights(Command):
         if args.imagenet:
             load_imagenet_encoder(model.encoder, args.imagenet)
             provenance["weights"] = f"untrained: ImageNet encoder from {args.imagenet}, rest random"
+        if args.recalibrate_bn:
+            from ..models import get_config
+            from ..models.bn_recalibration import recalibrate_batchnorm, sample_photos
+
+            recalibrate_batchnorm(model, sample_photos(max_side=256), get_config(args.variant).preprocessing)
+            provenance["weights"] += ", BatchNorm statistics re-estimated on scikit-image photos, logits rescaled"
         save_checkpoint(model, args.output, args.variant, provenance=provenance)
         print(f"wrote {args.output} ({args.variant}, {provenance['weights']})")
         return 0

@@ -30,5 +30,7 @@ class TorchSession(MattingSession):
     @torch.inference_mode()
     def run(self, images: np.ndarray) -> np.ndarray:
         images = self.check_images(images)
+        if not images.flags.writeable:  # torch warns on read-only arrays (e.g. scikit-image data)
+            images = images.copy()
         x = torch.as_tensor(images, device=self.device)
         return self.pipeline(x).alpha.float().cpu().numpy()

@@ -1,0 +1,68 @@
+"""Parity of the exported whole-pipeline graph with PyTorch, on the real networks and real photos.
+
+Weights: random initialisation with BatchNorm statistics re-estimated on scikit-image's photos
+(`init-weights --recalibrate-bn`), so alpha has a real spread (asserted) and parity means something.
+These are the slowest tests (the paper's network exports in ~2 minutes on 2 cores).
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("onnxruntime", reason="onnxruntime is needed for parity tests")
+pytest.importorskip("skimage", reason="scikit-image is needed for its bundled photos")
+
+from trtmatte.cli.main import main  # noqa: E402
+from trtmatte.export.parity import TOLERANCE  # noqa: E402
+
+
+def _init(tmp_path_factory, variant):
+    path = tmp_path_factory.mktemp(variant) / f"{variant}.safetensors"
+    assert main(["init-weights", variant, "--recalibrate-bn", "-o", str(path)]) == 0
+    return path
+
+
+def _check_report(report, dtype):
+    stats = report["parity"]
+    names = [s["name"] for s in stats]
+    for size in ("320x320", "497x800", "1024x640", "batch 2"):
+        assert any(size in n for n in names), (size, names)
+    for s in stats:
+        assert s["max_abs"] <= TOLERANCE[dtype] * (1 + 1e-4), s
+        assert s["alpha_std"] > 0.1, s  # alpha really varies: the comparison is meaningful
+        assert s["ok"]
+    return stats
+
+
+def _parse_with_tensorrt(path, alpha_dtype):
+    pytest.importorskip("tensorrt_rtx", reason="TensorRT-RTX (tensorrt-rtx-cu12) is needed to parse with TensorRT")
+    from trtmatte.engine.parser import parse_onnx
+
+    io = parse_onnx(path, flavour="tensorrt_rtx").io_summary()
+    assert io["inputs"] == [("image", "UINT8", (-1, -1, -1, 3))]
+    assert io["outputs"] == [("alpha", alpha_dtype, (-1, -1, -1))]
+
+
+def test_paper_network_float32(tmp_path_factory, capsys):
+    ckpt = _init(tmp_path_factory, "late_fusion")
+    out = ckpt.parent / "late_fusion_f32.onnx"
+    report_path = ckpt.parent / "report.json"
+    code = main(["export", "--weights", str(ckpt), "-o", str(out), "--alpha-dtype", "float32", "--check",
+                 "--json", str(report_path)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    report = json.loads(report_path.read_text())
+    _check_report(report, "float32")
+    assert "max|Δα|" in printed and "onnxruntime" in printed and "BatchNorm statistics re-estimated" in printed
+    assert report["export"]["metadata"]["variant"] == "late_fusion"
+    _parse_with_tensorrt(out, "FLOAT")
+
+
+def test_lite_network_uint8(tmp_path_factory):
+    ckpt = _init(tmp_path_factory, "late_fusion_lite")
+    out = ckpt.parent / "lite.onnx"
+    report_path = ckpt.parent / "report.json"
+    assert main(["export", "--weights", str(ckpt), "-o", str(out), "--check", "--json", str(report_path)]) == 0
+    _check_report(json.loads(report_path.read_text()), "uint8")
+    _parse_with_tensorrt(out, "UINT8")

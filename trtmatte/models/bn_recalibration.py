@@ -1,0 +1,99 @@
+"""Give an untrained network realistic activations: re-estimate BatchNorm statistics on photos.
+
+A randomly initialised Late Fusion network with default BN statistics (mean 0, var 1) blows up
+activations through 200+ layers and predicts a near-constant alpha, so numerical parity measured
+on it says nothing. Re-estimating every BN layer's running statistics on real photos (the
+standard "BN recalibration") keeps each layer's output normalised; then the three logit layers are
+rescaled so F, B and beta span their sigmoid's range. The result is still untrained — its mattes
+are not meaningful — but its alpha varies across the image like a real model's, which is what
+export parity, quantization error and benchmarks need until trained weights exist.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+import torch
+from torch import nn
+
+from .pipeline import MattingPipeline
+from .registry import Preprocessing
+
+
+def _network_inputs(images: Iterable[np.ndarray], pre: Preprocessing) -> list[torch.Tensor]:
+    """Pre-processed NCHW tensors, exactly as the pipeline feeds the network."""
+    captured = []
+
+    class Capture(nn.Module):
+        def forward(self, x):
+            captured.append(x)
+            raise StopIteration  # the input is all we need
+
+    pipe = MattingPipeline(Capture(), pre)
+    for image in images:
+        try:
+            pipe(torch.from_numpy(np.array(image, dtype=np.uint8))[None])  # writable copy
+        except StopIteration:
+            pass
+    return captured
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, images: Iterable[np.ndarray], pre: Preprocessing,
+                          logit_std: float = 2.0) -> nn.Module:
+    """Re-estimate BN statistics on ``images`` (uint8 HxWx3) and scale the logit layers so the
+    F, B and beta logits have standard deviation ``logit_std`` over those images. Returns the
+    model in eval mode."""
+    inputs = _network_inputs(images, pre)
+    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None  # cumulative average over all calibration batches
+    model.eval()
+    for bn in bns:
+        bn.train()
+    for x in inputs:
+        model(x)
+    for bn in bns:
+        bn.momentum = 0.1
+    model.eval()
+
+    logit_layers = [model.fg_decoder.side0.conv3, model.bg_decoder.side0.conv3, model.fusion.conv_output]
+    logits: dict[int, list[torch.Tensor]] = {i: [] for i in range(len(logit_layers))}
+    hooks = [layer.register_forward_hook(lambda _m, _i, out, i=i: logits[i].append(out.flatten()))
+             for i, layer in enumerate(logit_layers)]
+    try:
+        for x in inputs:
+            model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    for i, layer in enumerate(logit_layers):
+        values = torch.cat(logits[i])
+        centre, spread = values.mean(), values.std().clamp_min(1e-6)
+        gain = logit_std / spread
+        layer.weight.mul_(gain)
+        layer.bias.copy_((layer.bias - centre) * gain)  # centre each logit at 0
+    return model
+
+
+def sample_photos(max_side: int = 400) -> list[np.ndarray]:
+    """Real photos bundled with scikit-image (no download), longer side at most ``max_side``."""
+    from PIL import Image
+
+    from .._lazy import require
+
+    data = require("skimage.data", "the bundled sample photos (pip install 'trtmatte[data]')")
+    photos = []
+    for name in ("astronaut", "chelsea", "coffee", "rocket", "motorcycle_left", "hubble_deep_field"):
+        try:
+            image = getattr(data, name)()
+        except Exception:  # pragma: no cover - a photo missing from some scikit-image version
+            continue
+        image = np.asarray(Image.fromarray(image).convert("RGB"))
+        scale = max_side / max(image.shape[:2])
+        if scale < 1:
+            size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
+            image = np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
+        photos.append(image)
+    return photos
