@@ -46,3 +46,22 @@ def photo() -> np.ndarray:
     """A real photo (scikit-image's bundled astronaut), uint8 RGB 512x512."""
     data = pytest.importorskip("skimage.data", reason="scikit-image is needed for its bundled photos")
     return data.astronaut()
+
+
+@pytest.fixture(scope="session")
+def late_fusion_export(tmp_path_factory):
+    """The paper's network, BN re-estimated on photos, exported (float32 alpha) once per test session
+    through the CLI with --check: (onnx path, checkpoint path, export+parity report dict).
+    Exporting takes ~2 minutes on 2 cores, so parity and engine tests share it."""
+    pytest.importorskip("onnxruntime", reason="onnxruntime is needed to export and check the graph")
+    pytest.importorskip("skimage", reason="scikit-image is needed for its bundled photos")
+    import json
+
+    from trtmatte.cli.main import main
+
+    root = tmp_path_factory.mktemp("late_fusion")
+    ckpt, onnx_path, report = root / "late_fusion.safetensors", root / "late_fusion.onnx", root / "report.json"
+    assert main(["init-weights", "late_fusion", "--recalibrate-bn", "-o", str(ckpt)]) == 0
+    code = main(["export", "--weights", str(ckpt), "-o", str(onnx_path), "--alpha-dtype", "float32", "--check",
+                 "--json", str(report)])
+    return onnx_path, ckpt, {"exit_code": code, **json.loads(report.read_text())}

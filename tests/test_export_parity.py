@@ -44,19 +44,13 @@ def _parse_with_tensorrt(path, alpha_dtype):
     assert io["outputs"] == [("alpha", alpha_dtype, (-1, -1, -1))]
 
 
-def test_paper_network_float32(tmp_path_factory, capsys):
-    ckpt = _init(tmp_path_factory, "late_fusion")
-    out = ckpt.parent / "late_fusion_f32.onnx"
-    report_path = ckpt.parent / "report.json"
-    code = main(["export", "--weights", str(ckpt), "-o", str(out), "--alpha-dtype", "float32", "--check",
-                 "--json", str(report_path)])
-    printed = capsys.readouterr().out
-    assert code == 0, printed
-    report = json.loads(report_path.read_text())
+def test_paper_network_float32(late_fusion_export):
+    onnx_path, _, report = late_fusion_export
+    assert report["exit_code"] == 0
     _check_report(report, "float32")
-    assert "max|Δα|" in printed and "onnxruntime" in printed and "BatchNorm statistics re-estimated" in printed
     assert report["export"]["metadata"]["variant"] == "late_fusion"
-    _parse_with_tensorrt(out, "FLOAT")
+    assert "BatchNorm statistics re-estimated" in report["export"]["metadata"]["weights_provenance"]
+    _parse_with_tensorrt(onnx_path, "FLOAT")
 
 
 def test_lite_network_uint8(tmp_path_factory):

@@ -7,12 +7,13 @@ import sys
 from .. import __version__
 from ..errors import TrtmatteError
 from .base import Command
+from .engine_cmd import Build, Inspect
 from .export_cmd import Export
 from .matte_cmd import Matte
 from .models_cmd import Models
 from .weights_cmd import ConvertWeights, InitWeights
 
-COMMANDS: tuple[type[Command], ...] = (Matte, Export, Models, InitWeights, ConvertWeights)
+COMMANDS: tuple[type[Command], ...] = (Matte, Export, Build, Inspect, Models, InitWeights, ConvertWeights)
 
 
 def build_parser() -> argparse.ArgumentParser:

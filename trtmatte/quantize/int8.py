@@ -1,0 +1,187 @@
+"""INT8 explicit quantization (Q/DQ) of the whole-pipeline graph, in the form TensorRT fuses.
+
+TensorRT 10+/11 and TensorRT-RTX have no implicit (calibrator) INT8 any more: a strongly typed
+network takes its INT8 from QuantizeLinear/DequantizeLinear pairs in the ONNX (DESIGN.md section
+3). onnxruntime's ``quantize_static`` (QDQ format) runs the calibration on the CPU and writes them:
+
+* weights per output channel (axis 0), activations per tensor, both symmetric int8 (zero point
+  0: TensorRT supports nothing else); biases stay float (TensorRT folds them itself);
+* Q/DQ only in front of Conv inputs and weights. Conv outputs are not quantized: TensorRT
+  fuses DQ -> Conv (-> ReLU -> Q of the next Conv) itself. Where a quantized Conv's input is
+  also read by another node (a Resize, an excluded Conv), that reader is rewired to the float
+  tensor, because onnxruntime hands every reader the fake-quantized value;
+* a few layers stay in higher precision (``exclude``): by default the encoder stem (it reads
+  the raw mean-subtracted pixels), the fusion net's RGB conv (the same input) and the three logit
+  convs (their error goes straight into F, B and beta). They are found structurally
+  (anatomy.py); node names may be given too.
+
+Calibration feeds ``calibration_images`` (uint8 HxWx3, all one size, batch 1) through the whole
+pipeline graph, so activation ranges are those of the real pre-processing.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from .._lazy import require
+from ..errors import TrtmatteError
+from . import graphio
+from .anatomy import ROLES, analyse, name_nodes
+
+# trtmatte name -> onnxruntime.quantization.CalibrationMethod member
+CALIBRATION_METHODS = {"max": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
+DEFAULT_EXCLUDE = ROLES  # stem, logits, image_convs
+
+
+@dataclass
+class INT8Report:
+    path: str
+    method: str
+    calibration_images: int
+    image_shape: tuple[int, int, int]
+    quantized_convs: int
+    excluded: tuple[str, ...]
+    readers_rewired: int
+    seconds: float
+    size_bytes: int
+
+
+def _check_images(images: Sequence[np.ndarray]) -> list[np.ndarray]:
+    images = list(images)
+    if not images:
+        raise TrtmatteError("no calibration images: pass at least one uint8 HxWx3 image (a few real photos)")
+    shape = None
+    for i, image in enumerate(images):
+        image = np.asarray(image)
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise TrtmatteError(f"calibration image {i} is {image.dtype} {image.shape}, expected uint8 HxWx3 RGB")
+        if shape is not None and image.shape != shape:
+            raise TrtmatteError(f"calibration image {i} is {image.shape[0]}x{image.shape[1]}, the first is "
+                                f"{shape[0]}x{shape[1]}: resize or crop them to one size")
+        shape = image.shape
+    return [np.ascontiguousarray(im) for im in images]
+
+
+def _resolve_exclude(anatomy, exclude: Iterable[str]) -> tuple[str, ...]:
+    names: list[str] = []
+    for item in exclude:
+        if item in ROLES:
+            names.extend(anatomy.role(item))
+        elif item in anatomy.convs:
+            names.append(item)
+        else:
+            raise TrtmatteError(f"cannot exclude {item!r}: not a role ({', '.join(ROLES)}) "
+                                "nor a Conv node of the network body")
+    return tuple(dict.fromkeys(names))
+
+
+def _reader(ort_quant, images: list[np.ndarray]):
+    class Reader(ort_quant.CalibrationDataReader):
+        def __init__(self):
+            self._batches = iter(images)
+
+        def get_next(self):
+            image = next(self._batches, None)
+            return None if image is None else {"image": image[None]}
+
+    return Reader()
+
+
+@contextlib.contextmanager
+def _quiet_onnxruntime_warnings():
+    """quantize_static logs 'consider pre-processing' on the root logger (calling basicConfig if
+    it has no handler). That pre-processing would fold BN with ORT-specific fusions, which we do
+    not want in a graph meant for TensorRT; hide just that advice, nothing else."""
+    root = logging.getLogger()
+    advice = logging.Filter()
+    advice.filter = lambda record: "pre-process" not in record.getMessage()
+    handler = None
+    if not root.handlers:  # keep basicConfig from installing a permanent handler
+        handler = logging.StreamHandler(sys.stderr)
+        handler.addFilter(advice)
+        root.addHandler(handler)
+    root.addFilter(advice)
+    try:
+        yield
+    finally:
+        root.removeFilter(advice)
+        if handler is not None:
+            root.removeHandler(handler)
+
+
+def _float_readers_only_for_convs(graph, quantized: set[str]) -> int:
+    """Rewire readers of an activation DQ that are not quantized Convs (input 0) to the float
+    tensor; drop Q/DQ pairs left without readers. Returns the number of readers rewired."""
+    inits = {i.name for i in graph.initializer}
+    producer = {out: n for n in graph.node for out in n.output}
+    source = {}  # DQ output -> float tensor the Q reads
+    for node in graph.node:
+        if node.op_type == "DequantizeLinear" and node.input[0] not in inits:
+            q = producer[node.input[0]]
+            source[node.output[0]] = q.input[0]
+    rewired = 0
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            if name in source and not (node.name in quantized and i == 0):
+                node.input[i] = source[name]
+                rewired += 1
+    used = {name for n in graph.node for name in n.input} | {o.name for o in graph.output}
+    dead_dq = {n.name for n in graph.node if n.op_type == "DequantizeLinear" and n.output[0] in source
+               and n.output[0] not in used}
+    dead_q = {producer[n.input[0]].name for n in graph.node if n.name in dead_dq}
+    keep = [n for n in graph.node if n.name not in dead_dq | dead_q]
+    del graph.node[:]
+    graph.node.extend(keep)
+    return rewired
+
+
+def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, calibration_images: Sequence[np.ndarray],
+                  method: str = "max", exclude: Iterable[str] = DEFAULT_EXCLUDE,
+                  percentile: float = 99.999) -> INT8Report:
+    """Write ``dst``: ``src`` with Q/DQ in front of every body Conv not in ``exclude``."""
+    ort_quant = require("onnxruntime.quantization", "INT8 calibration")
+    start = time.perf_counter()
+    if method not in CALIBRATION_METHODS:
+        raise TrtmatteError(f"unknown calibration method {method!r}: use one of {', '.join(CALIBRATION_METHODS)}")
+    images = _check_images(calibration_images)
+    graphio.writable(dst)
+    model = graphio.load(src, "INT8 quantization")
+    name_nodes(model.graph)
+    anatomy = analyse(model, str(src))
+    excluded = _resolve_exclude(anatomy, exclude)
+    quantized = [c for c in anatomy.convs if c not in excluded]
+    options = {
+        "ActivationSymmetric": True, "WeightSymmetric": True, "CalibTensorRangeSymmetric": True,
+        "QuantizeBias": False, "OpTypesToExcludeOutputQuantization": ["Conv"],
+        "QDQOpTypePerChannelSupportToAxis": {"Conv": 0}, "CalibPercentile": percentile,
+    }
+    with tempfile.TemporaryDirectory(prefix="trtmatte-int8-") as tmp, _quiet_onnxruntime_warnings():
+        named = Path(tmp) / "named.onnx"  # quantize_static reads a path; node names must be ours
+        require("onnx").save_model(model, str(named), save_as_external_data=model.ByteSize() >= 2**31 - 1)
+        out = Path(tmp) / "int8.onnx"
+        try:
+            ort_quant.quantize_static(
+                str(named), str(out), _reader(ort_quant, images), quant_format=ort_quant.QuantFormat.QDQ,
+                op_types_to_quantize=["Conv"], nodes_to_quantize=quantized, per_channel=True,
+                activation_type=ort_quant.QuantType.QInt8, weight_type=ort_quant.QuantType.QInt8,
+                calibrate_method=getattr(ort_quant.CalibrationMethod, CALIBRATION_METHODS[method]),
+                extra_options=options)
+        except Exception as exc:
+            raise TrtmatteError(f"INT8 calibration of {src} failed ({type(exc).__name__}: "
+                                f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
+        qmodel = graphio.load(out, "INT8 quantization")
+    rewired = _float_readers_only_for_convs(qmodel.graph, set(quantized))
+    size = graphio.save(qmodel, dst, "int8", {"calibration": f"{method}, {len(images)} images "
+                                                         f"{images[0].shape[0]}x{images[0].shape[1]}"})
+    return INT8Report(path=str(dst), method=method, calibration_images=len(images), image_shape=images[0].shape,
+                      quantized_convs=len(quantized), excluded=excluded, readers_rewired=rewired,
+                      seconds=time.perf_counter() - start, size_bytes=size)
