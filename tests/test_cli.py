@@ -200,3 +200,59 @@ def test_convert_weights_cli(tmp_path):
     converted, info = load_model(out)
     assert info.provenance["weights"] == "converted from Keras HDF5"
     assert torch.equal(converted.fusion.conv_output.weight, model.fusion.conv_output.weight)
+
+
+@pytest.fixture(scope="module")
+def tiny_onnx(tmp_path_factory):
+    pytest.importorskip("onnxruntime", reason="onnxruntime is needed for the onnxruntime backend")
+    from tiny_model import TinyMatting
+
+    from trtmatte.export import ExportOptions, export_onnx
+    from trtmatte.models import get_config
+
+    path = tmp_path_factory.mktemp("tiny") / "tiny.onnx"
+    export_onnx(TinyMatting(), "late_fusion", get_config("late_fusion").preprocessing, path, ExportOptions())
+    return path
+
+
+def test_matte_onnxruntime_backend(tmp_path, tiny_onnx, capsys):
+    from trtmatte.runtime import OrtSession
+
+    image = np.random.default_rng(1).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    Image.fromarray(image).save(tmp_path / "in.png")
+    out = tmp_path / "alpha.png"
+    assert main(["matte", str(tmp_path / "in.png"), "-o", str(out), "--backend", "onnxruntime", "--onnx", str(tiny_onnx)]) == 0
+    assert "backend: onnxruntime" in capsys.readouterr().out
+    expected = np.rint(OrtSession(tiny_onnx).run(image)[0] * 255).astype(np.uint8)
+    assert np.array_equal(np.asarray(Image.open(out)), expected)
+
+
+def test_matte_tensorrt_backend_builds_once_then_refuses_without_gpu(tmp_path, tiny_onnx, capsys, monkeypatch):
+    pytest.importorskip("tensorrt_rtx", reason="TensorRT-RTX (pip install tensorrt-rtx-cu12) builds the engine")
+    from trtmatte.engine.flavour import current_gpu
+
+    if current_gpu() is not None:
+        pytest.skip("this machine has a GPU: the no-GPU refusal cannot be shown")
+    monkeypatch.setenv("TRTMATTE_CACHE", str(tmp_path / "cache"))
+    Image.fromarray(np.zeros((400, 400, 3), np.uint8)).save(tmp_path / "in.png")
+    args = ["matte", str(tmp_path / "in.png"), "-o", str(tmp_path / "a.png"), "--backend", "tensorrt", "--onnx", str(tiny_onnx)]
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert "built now, cached for next time" in captured.out
+    assert "no CUDA GPU found" in captured.err and len(captured.err.strip().splitlines()) == 1
+    assert main(args) == 1
+    assert "(cached)" in capsys.readouterr().out  # the second run reuses the engine
+    assert len(list((tmp_path / "cache").glob("*/engine.plan"))) == 1
+    assert not (tmp_path / "a.png").exists()
+
+
+@pytest.mark.parametrize("args,expect", [
+    (["--backend", "onnxruntime"], "--backend onnxruntime needs --onnx"),
+    (["--backend", "tensorrt"], "--backend tensorrt needs --engine PLAN or --onnx"),
+    ([], "--backend torch needs --weights"),
+    (["--backend", "onnxruntime", "--onnx", "x.onnx", "--max-side", "64"], "--max-side is baked into an exported graph"),
+])
+def test_matte_backend_argument_errors(tmp_path, args, expect, capsys):
+    Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(tmp_path / "in.png")
+    assert main(["matte", str(tmp_path / "in.png"), "-o", str(tmp_path / "a.png"), *args]) == 1
+    assert expect in capsys.readouterr().err

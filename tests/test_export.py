@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 onnx = pytest.importorskip("onnx", reason="onnx is needed for export tests (pip install -e '.[test]')")
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime is needed for export tests")
@@ -13,25 +12,11 @@ ort = pytest.importorskip("onnxruntime", reason="onnxruntime is needed for expor
 from trtmatte.errors import TrtmatteError  # noqa: E402
 from trtmatte.export import ExportOptions, export_onnx  # noqa: E402
 from trtmatte.models import get_config  # noqa: E402
-from trtmatte.models.late_fusion import LateFusionOutput, blend  # noqa: E402
 from trtmatte.models.pipeline import MattingPipeline  # noqa: E402
 
+from tiny_model import TinyMatting  # noqa: E402
+
 PRE = get_config("late_fusion").preprocessing
-
-
-class TinyMatting(nn.Module):
-    """Stands in for LateFusionNet (same output type) so export mechanics test in seconds."""
-
-    def __init__(self):
-        super().__init__()
-        torch.manual_seed(0)
-        self.conv = nn.Conv2d(3, 3, 7, padding=3)  # 1.7 kB of weights: big enough for external data
-        self.pool = nn.AvgPool2d(32)  # forces the multiple-of-32 working size to matter
-
-    def forward(self, x):
-        logits = self.conv(x / 60.0) + nn.functional.interpolate(self.pool(x / 60.0), scale_factor=32.0)
-        fg, bg, beta = torch.sigmoid(logits).split(1, dim=1)
-        return LateFusionOutput(blend(beta, fg, bg), fg, bg, beta)
 
 
 def reference_alpha(images: np.ndarray) -> np.ndarray:

@@ -19,19 +19,19 @@ class Matte(Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("images", nargs="+", help="input images (RGB; alpha channels are ignored)")
         parser.add_argument("-o", "--output", required=True, help="output PNG, or a directory for several images")
-        parser.add_argument("--weights", required=True, help="checkpoint (.safetensors from trtmatte, or Keras .h5)")
+        parser.add_argument("--weights", help="checkpoint for --backend torch (.safetensors from trtmatte, or Keras .h5)")
+        parser.add_argument("--onnx", help="exported graph for --backend onnxruntime, or to build/reuse a cached "
+                                           "engine for --backend tensorrt")
+        parser.add_argument("--engine", help="plan for --backend tensorrt (default: built from --onnx, cached)")
         parser.add_argument("--variant", help="registry variant, when the weights file does not say")
         parser.add_argument("--max-side", type=int, help="cap on the longer working side (default: the variant's, 800)")
-        parser.add_argument("--backend", default="torch", choices=["torch"], help="inference backend")
+        parser.add_argument("--backend", default="torch", choices=["torch", "onnxruntime", "tensorrt"],
+                            help="inference backend (default torch)")
         parser.add_argument("--device", default="cpu", help="torch device: cpu or cuda")
 
     def run(self, args: argparse.Namespace) -> int:
-        import dataclasses
-
-        from ..checkpoints.native import load_model
         from ..errors import TrtmatteError
         from ..imageio import read_rgb, write_alpha
-        from ..runtime import TorchSession
 
         out = Path(args.output)
         if len(args.images) > 1 and not out.is_dir():
@@ -39,12 +39,8 @@ class Matte(Command):
         if args.max_side is not None and args.max_side < 32:
             raise TrtmatteError(f"--max-side must be at least 32, got {args.max_side}")
         images = [read_rgb(p) for p in args.images]  # fail on a bad input before loading weights
-        model, info = load_model(args.weights, args.variant)
-        pre = info.preprocessing
-        if args.max_side:
-            pre = dataclasses.replace(pre, max_side=args.max_side)
-        session = TorchSession(model, pre, info.variant, args.device)
-        print(f"backend: {session.info.label}; weights: {info.path} ({info.variant})")
+        session = self._session(args)
+        print(f"backend: {session.info.label}")
         for path, image in zip(args.images, images):
             start = time.perf_counter()
             alpha = session.run(image)[0]
@@ -53,3 +49,39 @@ class Matte(Command):
             write_alpha(target, alpha)
             print(f"{path} ({image.shape[1]}x{image.shape[0]}) -> {target} in {elapsed:.2f} s")
         return 0
+
+    @staticmethod
+    def _session(args):
+        import dataclasses
+
+        from ..errors import TrtmatteError
+
+        if args.backend == "torch":
+            from ..checkpoints.native import load_model
+            from ..runtime import TorchSession
+
+            if not args.weights:
+                raise TrtmatteError("--backend torch needs --weights CHECKPOINT")
+            model, info = load_model(args.weights, args.variant)
+            pre = info.preprocessing if not args.max_side else dataclasses.replace(info.preprocessing, max_side=args.max_side)
+            print(f"weights: {info.path} ({info.variant}; {info.provenance.get('weights', 'provenance not recorded')})")
+            return TorchSession(model, pre, info.variant, args.device)
+        if args.max_side:
+            raise TrtmatteError("--max-side is baked into an exported graph: re-export with `trtmatte export --max-side`")
+        if args.backend == "onnxruntime":
+            from ..runtime import OrtSession
+
+            if not args.onnx:
+                raise TrtmatteError("--backend onnxruntime needs --onnx MODEL.onnx (create it with `trtmatte export`)")
+            return OrtSession(args.onnx)
+        from ..runtime.tensorrt_session import TensorRTSession
+
+        plan = args.engine
+        if not plan:
+            if not args.onnx:
+                raise TrtmatteError("--backend tensorrt needs --engine PLAN or --onnx MODEL.onnx (built once, then cached)")
+            from ..engine.cache import EngineCache
+
+            plan, hit = EngineCache().get_or_build(args.onnx)
+            print(f"engine: {plan} ({'cached' if hit else 'built now, cached for next time'})")
+        return TensorRTSession(plan)
