@@ -22,19 +22,13 @@ def check_state_dict(expected: Mapping[str, torch.Tensor], got: Mapping[str, tor
     unexpected = [k for k in got if k not in expected]
     mismatched = [k for k in expected if k in got and tuple(got[k].shape) != tuple(expected[k].shape)]
     hint = f"; {fix}" if fix else ""
-    if mismatched:
-        k = mismatched[0]
-        more = f" (and {len(mismatched) - 1} more)" if len(mismatched) > 1 else ""
-        raise TrtmatteError(
-            f"{source} does not fit {target}: '{k}' has shape {_shape(got[k])}, expected "
-            f"{_shape(expected[k])}{more}{hint}")
-    if missing:
-        k = missing[0]
-        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        raise TrtmatteError(
-            f"{source} does not fit {target}: missing '{k}' ({_shape(expected[k])}){more}"
-            f" — truncated or for another model?{hint}")
-    if unexpected:
-        k = unexpected[0]
-        more = f" (and {len(unexpected) - 1} more)" if len(unexpected) > 1 else ""
-        raise TrtmatteError(f"{source} does not fit {target}: unexpected key '{k}'{more}{hint}")
+    # Mis-shaped first: it says the most about *which* model the file is for.
+    problems = (
+        (mismatched, lambda k: f"'{k}' has shape {_shape(got[k])}, expected {_shape(expected[k])}", ""),
+        (missing, lambda k: f"missing '{k}' ({_shape(expected[k])})", " — truncated or for another model?"),
+        (unexpected, lambda k: f"unexpected key '{k}'", ""),
+    )
+    for keys, describe, suffix in problems:
+        if keys:
+            more = f" (and {len(keys) - 1} more)" if len(keys) > 1 else ""
+            raise TrtmatteError(f"{source} does not fit {target}: {describe(keys[0])}{more}{suffix}{hint}")
