@@ -42,7 +42,7 @@ def test_fp32_plan_sidecar_and_report(fp32_plan):
     assert "trtmatte build" in meta.rebuild_command and "--min 64x64" in meta.rebuild_command
     report = LayerReport.from_json(layers_path(result.plan).read_text())
     counts = report.precision_counts()
-    assert counts.get("Float", 0) >= 233 and set(counts) == {"Float"}  # every conv of the network, in FP32
+    assert len(report.conv_layers()) == 233 and set(counts) == {"Float"}  # every conv of the network, in FP32
     assert [t.name for t in report.io] == ["image", "alpha"] and report.io[0].dtype == "UInt8"
     assert report.io[0].profile["max"] == [1, 256, 256, 3]
     # TensorRT-RTX has no timing cache: the option is reported as ignored, no file is written
@@ -146,3 +146,41 @@ def test_build_cli_bad_input_exit_1(tmp_path, capsys):
     assert "ONNX file" in capsys.readouterr().err
     assert main(["build", str(tmp_path / "missing.onnx"), "-o", str(tmp_path / "x.plan"), "--min", "big"]) == 1
     assert "shapes are HxW" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def reduced_precision_plans(late_fusion_export, tmp_path_factory):
+    """FP16 and INT8 (max calibration on two real photos) graphs of the paper's network, built."""
+    import numpy as np
+    from PIL import Image
+
+    from trtmatte.models.bn_recalibration import sample_photos
+    from trtmatte.quantize import convert_fp16, quantize_int8
+
+    onnx_path = late_fusion_export[0]
+    root = tmp_path_factory.mktemp("precision")
+    convert_fp16(onnx_path, root / "fp16.onnx")
+    photos = [np.asarray(Image.fromarray(p).resize((128, 128), Image.BILINEAR)) for p in sample_photos(256)[:2]]
+    quantize_int8(onnx_path, root / "int8.onnx", photos, method="max")
+    return {p: build_engine(root / f"{p}.onnx", root / f"{p}.plan", SMALL) for p in ("fp16", "int8")}
+
+
+def test_fp16_plan_runs_convolutions_in_half(reduced_precision_plans, fp32_plan):
+    result = reduced_precision_plans["fp16"]
+    assert result.meta.precision == "fp16"
+    convs = result.report.conv_layers()
+    assert len(convs) == 233  # every Conv of the network
+    assert all(layer.precision == "Half" and layer.weights.dtype == "Half" for layer in convs)
+    assert result.meta.plan_bytes < 0.6 * fp32_plan[1].meta.plan_bytes  # half-size weights
+
+
+def test_int8_plan_runs_convolutions_in_int8(reduced_precision_plans, fp32_plan):
+    result = reduced_precision_plans["int8"]
+    assert result.meta.precision == "int8"
+    convs = result.report.conv_layers()
+    assert len(convs) == 233
+    int8 = [layer for layer in convs if layer.precision == "Int8"]
+    assert all(layer.weights is not None and layer.weights.dtype == "Int8" for layer in int8)
+    # all but the layers kept in higher precision (stem, RGB conv, three logit convs)
+    assert len(int8) == len(convs) - 5, result.report.precision_counts()
+    assert result.meta.plan_bytes < 0.4 * fp32_plan[1].meta.plan_bytes

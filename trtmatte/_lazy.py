@@ -21,6 +21,7 @@ INSTALL_HINTS = {
     "onnx": "pip install onnx",
     "onnxruntime": "pip install onnxruntime",
     "h5py": "pip install h5py",
+    "onnxconverter_common": "pip install onnxconverter-common==1.16.0",
 }
 
 # Heavy GPU stacks: a test asserts none of them is imported by `import trtmatte` or `--help`.

@@ -73,6 +73,11 @@ class LayerReport:
     def compute_layers(self) -> list[LayerInfo]:
         return [layer for layer in self.layers if layer.is_compute]
 
+    def conv_layers(self) -> list[LayerInfo]:
+        """Compute layers made from an ONNX Conv. TensorRT-RTX runs a 1x1 conv as a ``gemm``
+        (``__gemm_from_conv1x1``), and fused epilogues (``kgen``) also name the Conv, hence both tests."""
+        return [layer for layer in self.compute_layers() if any("Conv" in name for name in layer.onnx_layers)]
+
     def precision_counts(self) -> dict[str, int]:
         """How many convolution/GEMM layers run in each input precision."""
         return dict(Counter(layer.precision for layer in self.compute_layers()))

@@ -11,6 +11,8 @@ non-body node blocked. Three repairs follow, each a known gap of that converter:
 * Resize's ``roi``/``scales`` inputs must stay float32 (the ONNX spec), but it converts them;
 * a float32 tensor read by several blocked nodes is cast to float16 and back for each reader
   (a pre-processing round trip through float16): those Cast pairs are removed;
+* a float32 graph output (``alpha`` exported as float32) made by a blocked node gets a Cast to
+  float16 appended, despite ``keep_io_types``: that Cast is removed and the output stays float32;
 * values beyond float16's range would be clamped silently: they are counted in the report.
 """
 from __future__ import annotations
@@ -86,6 +88,23 @@ def _drop_round_trips(graph) -> int:
     return removed
 
 
+def _restore_float_outputs(graph, float_outputs: set[str]) -> None:
+    """Outputs that were float32 stay float32: bypass a trailing Cast(->fp16) the converter added."""
+    producer = {out: n for n in graph.node for out in n.output}
+    for out in graph.output:
+        cast = producer.get(out.name)
+        if out.name not in float_outputs or cast is None or _cast_to(cast) != FLOAT16:
+            continue
+        inner = producer.get(cast.input[0])
+        if inner is None:
+            continue
+        inner.output[list(inner.output).index(cast.input[0])] = out.name
+        graph.node.remove(cast)
+        for v in [v for v in graph.value_info if v.name == cast.input[0]]:
+            graph.value_info.remove(v)
+        out.type.tensor_type.elem_type = FLOAT
+
+
 def convert_fp16(src: str | os.PathLike, dst: str | os.PathLike) -> FP16Report:
     """Write ``dst``: ``src`` with its network body in float16 and its pipeline in float32."""
     float16 = require("onnxconverter_common.float16", "FP16 conversion (pip install onnxconverter-common)")
@@ -100,12 +119,14 @@ def convert_fp16(src: str | os.PathLike, dst: str | os.PathLike) -> FP16Report:
     originals = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer
                  if i.data_type == FLOAT and i.name in body_inits}
     out_of_range = sum(int(np.count_nonzero(np.abs(a) > FP16_MAX)) for a in originals.values())
+    float_outputs = {o.name for o in model.graph.output if o.type.tensor_type.elem_type == FLOAT}
     blocked = [n.name for n in model.graph.node if n.name not in anatomy.body]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # one warning per clamped tiny weight; counted above instead
         model = float16.convert_float_to_float16(model, min_positive_val=FP16_TINY, max_finite_val=FP16_MAX,
                                                  keep_io_types=True, op_block_list=[], node_block_list=blocked)
     _restore_resize_params(model.graph, originals)
+    _restore_float_outputs(model.graph, float_outputs)
     round_trips = _drop_round_trips(model.graph)
     size = graphio.save(model, dst, "fp16")
     return FP16Report(

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from .._lazy import require
 from ..errors import TrtmatteError
-from ..export.onnx_export import PROTOBUF_LIMIT, save_model, stamp_metadata
 from ..fileio import check_writable
 
 
@@ -32,6 +31,8 @@ def check(model_or_path, what: str) -> None:
 
 def save(model, dst: str | os.PathLike, precision: str, extra: dict[str, str] | None = None) -> int:
     """Stamp ``trtmatte.precision``, check, write atomically; return the bytes written."""
+    from ..export.onnx_export import PROTOBUF_LIMIT, save_model, stamp_metadata  # imports torch: only now
+
     dst = Path(dst)
     meta = {p.key[len("trtmatte."):]: p.value for p in model.metadata_props if p.key.startswith("trtmatte.")}
     stamp_metadata(model, {**meta, "precision": precision, **(extra or {})})

@@ -2,7 +2,9 @@
 
 TensorRT 10+/11 and TensorRT-RTX have no implicit (calibrator) INT8 any more: a strongly typed
 network takes its INT8 from QuantizeLinear/DequantizeLinear pairs in the ONNX (DESIGN.md section
-3). onnxruntime's ``quantize_static`` (QDQ format) runs the calibration on the CPU and writes them:
+3). onnxruntime's quantization tools run the calibration on the CPU and write them: its
+calibrators and ``QDQQuantizer``, the two halves of ``quantize_static``, called separately only
+because ``quantize_static`` cannot set the histogram size (see HISTOGRAM_OPTIONS). Settings:
 
 * weights per output channel (axis 0), activations per tensor, both symmetric int8 (zero point
   0: TensorRT supports nothing else); biases stay float (TensorRT folds them itself);
@@ -21,6 +23,7 @@ pipeline graph, so activation ranges are those of the real pre-processing.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import sys
@@ -96,24 +99,57 @@ def _reader(ort_quant, images: list[np.ndarray]):
     return Reader()
 
 
+# Histogram sizes. onnxruntime's entropy default (128 bins, 128 quantized bins) leaves a single
+# candidate threshold, the maximum, so "entropy" would silently equal "max". 512 bins give 193
+# candidates; more (TensorRT uses 2048) make onnxruntime's pure-Python KL search take minutes
+# (2048/256: 400 s for late_fusion_lite on 2 cores, against 50 s here).
+HISTOGRAM_OPTIONS = {
+    "max": {},
+    "entropy": {"num_bins": 512, "num_quantized_bins": 128},
+    "percentile": {"num_bins": 2048},
+}
+
+
+def _calibrate(ort_quant, model, tmp: Path, images: list[np.ndarray], method: str, percentile: float):
+    """Activation ranges of every Conv input, from the whole-pipeline graph run on ``images``."""
+    onnx = require("onnx")
+    path = tmp / "calibrate.onnx"
+    onnx.save_model(model, str(path), save_as_external_data=True, location="calibrate.onnx.data")
+    calibrator = ort_quant.create_calibrator(
+        path, ["Conv"], augmented_model_path=str(tmp / "augmented.onnx"),
+        calibrate_method=getattr(ort_quant.CalibrationMethod, CALIBRATION_METHODS[method]),
+        use_external_data_format=True,
+        extra_options={"symmetric": True, "percentile": percentile, **HISTOGRAM_OPTIONS[method]})
+    calibrator.collect_data(_reader(ort_quant, images))
+    ranges = calibrator.compute_data()
+    del calibrator  # closes its session before the temporary directory goes
+    return ranges
+
+
+def _with_shapes(model, tmp: Path):
+    """The quantizer reads tensor types from value_info: infer them (on disk: no 2 GB limit)."""
+    onnx = require("onnx")
+    path, inferred = tmp / "shapes.onnx", tmp / "shapes-inferred.onnx"
+    onnx.save_model(model, str(path), save_as_external_data=True, location="shapes.onnx.data")
+    onnx.shape_inference.infer_shapes_path(str(path), str(inferred))
+    return onnx.load(str(inferred))
+
+
 @contextlib.contextmanager
-def _quiet_onnxruntime_warnings():
-    """quantize_static logs 'consider pre-processing' on the root logger (calling basicConfig if
-    it has no handler). That pre-processing would fold BN with ORT-specific fusions, which we do
-    not want in a graph meant for TensorRT; hide just that advice, nothing else."""
+def _quiet_onnxruntime_logging():
+    """The calibrators print progress to stdout, and onnxruntime.quantization logs on the root
+    logger (whose first use calls basicConfig, installing a handler for good): keep the progress out
+    of the caller's output and the root logger as it was, without swallowing real warnings."""
     root = logging.getLogger()
-    advice = logging.Filter()
-    advice.filter = lambda record: "pre-process" not in record.getMessage()
     handler = None
     if not root.handlers:  # keep basicConfig from installing a permanent handler
         handler = logging.StreamHandler(sys.stderr)
-        handler.addFilter(advice)
+        handler.setLevel(logging.WARNING)
         root.addHandler(handler)
-    root.addFilter(advice)
     try:
-        yield
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
     finally:
-        root.removeFilter(advice)
         if handler is not None:
             root.removeHandler(handler)
 
@@ -160,25 +196,25 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, calibration_im
     excluded = _resolve_exclude(anatomy, exclude)
     quantized = [c for c in anatomy.convs if c not in excluded]
     options = {
-        "ActivationSymmetric": True, "WeightSymmetric": True, "CalibTensorRangeSymmetric": True,
-        "QuantizeBias": False, "OpTypesToExcludeOutputQuantization": ["Conv"],
-        "QDQOpTypePerChannelSupportToAxis": {"Conv": 0}, "CalibPercentile": percentile,
+        "ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False,
+        "OpTypesToExcludeOutputQuantization": ["Conv"], "QDQOpTypePerChannelSupportToAxis": {"Conv": 0},
     }
-    with tempfile.TemporaryDirectory(prefix="trtmatte-int8-") as tmp, _quiet_onnxruntime_warnings():
-        named = Path(tmp) / "named.onnx"  # quantize_static reads a path; node names must be ours
-        require("onnx").save_model(model, str(named), save_as_external_data=model.ByteSize() >= 2**31 - 1)
-        out = Path(tmp) / "int8.onnx"
+    with tempfile.TemporaryDirectory(prefix="trtmatte-int8-") as tmp, _quiet_onnxruntime_logging():
         try:
-            ort_quant.quantize_static(
-                str(named), str(out), _reader(ort_quant, images), quant_format=ort_quant.QuantFormat.QDQ,
-                op_types_to_quantize=["Conv"], nodes_to_quantize=quantized, per_channel=True,
-                activation_type=ort_quant.QuantType.QInt8, weight_type=ort_quant.QuantType.QInt8,
-                calibrate_method=getattr(ort_quant.CalibrationMethod, CALIBRATION_METHODS[method]),
-                extra_options=options)
+            ranges = _calibrate(ort_quant, model, Path(tmp), images, method, percentile)
+            named = _with_shapes(model, Path(tmp))
+            quantizer = ort_quant.QDQQuantizer(
+                named, True, False, ort_quant.QuantType.QInt8, ort_quant.QuantType.QInt8, ranges,
+                quantized, [], ["Conv"], options)  # per_channel, reduce_range, weights, activations
+            quantizer.quantize_model()
+            quantizer.model.topological_sort()  # as quantize_static does when saving
+        except TrtmatteError:
+            raise
         except Exception as exc:
-            raise TrtmatteError(f"INT8 calibration of {src} failed ({type(exc).__name__}: "
+            raise TrtmatteError(f"INT8 quantization of {src} failed ({type(exc).__name__}: "
                                 f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
-        qmodel = graphio.load(out, "INT8 quantization")
+        qmodel = quantizer.model.model
+    qmodel.producer_name, qmodel.producer_version = model.producer_name, model.producer_version
     rewired = _float_readers_only_for_convs(qmodel.graph, set(quantized))
     size = graphio.save(qmodel, dst, "int8", {"calibration": f"{method}, {len(images)} images "
                                                          f"{images[0].shape[0]}x{images[0].shape[1]}"})
