@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 
 # Layer types whose input precision is "the" precision of the math (convolutions, GEMMs).
 COMPUTE_LAYER_TYPES = ("correlation", "convolution", "gemm", "matrixmultiply", "caskconvolution", "cublas",
-                       "caskgemm", "deconvolution")
+                       "caskgemm", "deconvolution", "runtime_fusion")
 
 
 @dataclass
@@ -74,9 +74,12 @@ class LayerReport:
         return [layer for layer in self.layers if layer.is_compute]
 
     def conv_layers(self) -> list[LayerInfo]:
-        """Compute layers made from an ONNX Conv. TensorRT-RTX runs a 1x1 conv as a ``gemm``
-        (``__gemm_from_conv1x1``), and fused epilogues (``kgen``) also name the Conv, hence both tests."""
-        return [layer for layer in self.compute_layers() if any("Conv" in name for name in layer.onnx_layers)]
+        """Compute layers made from ONNX Convs. TensorRT-RTX runs a conv as ``correlation``, a 1x1 conv
+        sometimes as ``gemm`` (``__gemm_from_conv1x1``), merges a few into ``runtime_fusion``
+        layers and folds tiny ones (1-channel logit convs) into generated ``kgen`` kernels; fused
+        epilogues (``kgen``) name their Conv too, hence the layer-type test."""
+        return [layer for layer in self.compute_layers()
+                if any(re.search(r"conv", name, re.IGNORECASE) for name in layer.onnx_layers)]
 
     def precision_counts(self) -> dict[str, int]:
         """How many convolution/GEMM layers run in each input precision."""
