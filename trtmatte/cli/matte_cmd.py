@@ -31,11 +31,14 @@ class Matte(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         from ..errors import TrtmatteError
+        from ..fileio import check_writable
         from ..imageio import read_rgb, write_alpha
 
         out = Path(args.output)
         if len(args.images) > 1 and not out.is_dir():
             raise TrtmatteError(f"{len(args.images)} images need -o to be an existing directory, got {out}")
+        if not out.is_dir():
+            check_writable(out)  # before minutes of inference, not after
         if args.max_side is not None and args.max_side < 32:
             raise TrtmatteError(f"--max-side must be at least 32, got {args.max_side}")
         images = [read_rgb(p) for p in args.images]  # fail on a bad input before loading weights
