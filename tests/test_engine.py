@@ -80,6 +80,8 @@ def _edit_sidecar(plan, **changes):
     ({"tensorrt_version": "1.6.0.0"}, r"built with TensorRT-RTX 1\.6\.0\.0 but TensorRT-RTX .* is installed.*rebuild it: `trtmatte build"),
     ({"tensorrt_flavour": "tensorrt", "tensorrt_version": "10.3.0"}, r"built with TensorRT 10\.3\.0 but TensorRT-RTX .* is in use"),
     ({"plugins": [{"library": "/nonexistent/libtrtmatte_plugins.so"}]}, r"needs plugin library /nonexistent/libtrtmatte_plugins\.so"),
+    ({"plugins": [{"name": "FusedBlend", "version": "1", "namespace": "trtmatte", "library": "/nonexistent/libp.so"}]},
+     r"needs plugin FusedBlend v1 from plugin library /nonexistent/libp\.so, which is missing"),
 ])
 def test_mismatches_refused_before_deserializing(fp32_plan, tmp_path, changes, expect):
     plan = _copy_plan(fp32_plan[1], tmp_path)

@@ -87,17 +87,33 @@ def onnx_precision(onnx_path: str | os.PathLike) -> tuple[str, dict[str, str]]:
     return "fp32", meta
 
 
-def load_plugin_libraries(flavour: Flavour, libraries: list[str]) -> None:
+def _registered_creators(trt) -> set[tuple[str, str, str]]:
+    registry = trt.get_plugin_registry()
+    creators = getattr(registry, "all_creators", None) or getattr(registry, "plugin_creator_list", [])
+    return {(c.name, c.plugin_version, c.plugin_namespace) for c in creators}
+
+
+def load_plugin_libraries(flavour: Flavour, libraries: list[str]) -> list[dict]:
+    """Load IPluginV3 libraries; return what each registered (name, version, namespace, library).
+    Standard TensorRT only: not exercised in CI, where only TensorRT-RTX (no plugins) exists."""
     if not libraries:
-        return
+        return []
     if not flavour.supports_plugins:
         raise TrtmatteError(f"{flavour.label} has no plugin layers, so --plugin cannot be used with it; "
                             "build with standard TensorRT (pip install tensorrt) or export without --fused-blend")
+    trt = flavour.module
+    trt.init_libnvinfer_plugins(None, "")
+    loaded = []
     for lib in libraries:
         if not os.path.isfile(lib):
             raise TrtmatteError(f"plugin library {lib} not found: build it with `cmake -S . -B build && cmake --build build`")
+        before = _registered_creators(trt)
         ctypes.CDLL(os.path.abspath(lib), mode=ctypes.RTLD_GLOBAL)
-    flavour.module.init_libnvinfer_plugins(None, "")
+        added = sorted(_registered_creators(trt) - before)
+        loaded += [{"name": n, "version": v, "namespace": ns, "library": os.path.abspath(lib)} for n, v, ns in added]
+        if not added:  # still record the library: the plan needs it loaded
+            loaded.append({"name": "", "version": "", "namespace": "", "library": os.path.abspath(lib)})
+    return loaded
 
 
 def rebuild_command(onnx_path, plan, opts: BuildOptions) -> str:
@@ -116,7 +132,7 @@ def build_engine(onnx_path: str | os.PathLike, plan_path: str | os.PathLike, opt
     check_writable(plan_path)
     flavour = get_flavour(opts.flavour)
     trt = flavour.module
-    load_plugin_libraries(flavour, opts.plugins)
+    plugins = load_plugin_libraries(flavour, opts.plugins)
     precision, onnx_meta = onnx_precision(onnx_path)
     logger = make_capture_logger(trt)
     parsed = parse_onnx(onnx_path, flavour.name, logger=logger)
@@ -190,7 +206,7 @@ def build_engine(onnx_path: str | os.PathLike, plan_path: str | os.PathLike, opt
     meta = EngineMeta(
         tensorrt_flavour=flavour.name, tensorrt_version=flavour.version, precision=precision, profile=shapes,
         onnx_sha256=sha256_file(onnx_path), onnx_path=os.path.abspath(onnx_path), onnx_metadata=onnx_meta,
-        plugins=[{"library": os.path.abspath(p)} for p in opts.plugins], trtmatte_version=__version__,
+        plugins=plugins, trtmatte_version=__version__,
         build_seconds=round(seconds, 2), plan_bytes=plan_path.stat().st_size, plan_sha256=sha256_file(plan_path),
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         rebuild_command=rebuild_command(onnx_path, plan_path, opts), notes=notes, **meta_target)

@@ -43,7 +43,8 @@ def check_compatible(plan: str | os.PathLike, meta: EngineMeta, flavour, gpu: Gp
     for plugin in meta.plugins:
         lib = plugin.get("library", "")
         if lib and not os.path.isfile(lib):
-            raise TrtmatteError(f"{plan} needs plugin library {lib}, which is missing: build it "
+            what = f"plugin {plugin['name']} v{plugin.get('version', '?')} from " if plugin.get("name") else ""
+            raise TrtmatteError(f"{plan} needs {what}plugin library {lib}, which is missing: build it "
                                 "(`cmake -S . -B build && cmake --build build`) or rebuild the engine without the plugin")
     if gpu is None:
         raise TrtmatteError(f"no CUDA GPU found: a TensorRT engine ({plan}) runs only on an NVIDIA GPU; "
@@ -68,7 +69,7 @@ def load(plan: str | os.PathLike, flavour_name: str | None = None, gpu: GpuInfo 
     if meta.plugins:
         from .builder import load_plugin_libraries
 
-        load_plugin_libraries(flavour, [p["library"] for p in meta.plugins])
+        load_plugin_libraries(flavour, sorted({p["library"] for p in meta.plugins}))
     trt = flavour.module
     logger = make_capture_logger(trt)
     runtime = trt.Runtime(logger)
