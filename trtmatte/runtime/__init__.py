@@ -1,11 +1,11 @@
-"""Inference sessions: one interface for every backend (PyTorch now; onnxruntime and TensorRT
-join it with the export and runtime issues)."""
+"""Inference sessions: one interface (:class:`MattingSession`) for every backend.
+
+PyTorch and onnxruntime sessions are here; ``tensorrt_session.TensorRTSession`` is imported on
+demand. Optional stacks (onnxruntime, TensorRT) load inside the constructors, so importing this
+package is free.
+"""
+from .ort_session import OrtSession
 from .session import MattingSession, SessionInfo
 from .torch_session import TorchSession
 
-__all__ = ["MattingSession", "SessionInfo", "TorchSession"]
-
-# OrtSession imports onnxruntime lazily (inside __init__), so importing it here is free.
-from .ort_session import OrtSession  # noqa: E402
-
-__all__.append("OrtSession")
+__all__ = ["MattingSession", "OrtSession", "SessionInfo", "TorchSession"]
