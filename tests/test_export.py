@@ -121,7 +121,7 @@ def test_failed_export_leaves_nothing(tmp_path, monkeypatch):
     def broken_checker(*a, **k):
         raise TrtmatteError("exported graph fails onnx.checker: simulated")
 
-    monkeypatch.setattr(mod, "_check", broken_checker)
+    monkeypatch.setattr(mod, "check_graph", broken_checker)
     with pytest.raises(TrtmatteError, match="simulated"):
         export_onnx(TinyMatting(), "late_fusion", PRE, tmp_path / "t.onnx")
     assert list(tmp_path.iterdir()) == []

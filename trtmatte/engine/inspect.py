@@ -20,10 +20,8 @@ def load_report(plan: str | os.PathLike, prefer_inspector: bool = True) -> Layer
         except TrtmatteError:
             loaded = None  # no GPU / no matching TensorRT: fall back to the build-time report
         if loaded is not None:
-            trt = loaded.runtime.__class__.__module__.split(".")[0]
             inspector = loaded.engine.create_engine_inspector()
-            fmt = __import__(trt).LayerInformationFormat.JSON
-            return from_inspector_json(inspector.get_engine_information(fmt))
+            return from_inspector_json(inspector.get_engine_information(loaded.trt.LayerInformationFormat.JSON))
     path = layers_path(plan)
     if not path.is_file():
         raise TrtmatteError(f"{plan} has no layer report ({path.name}) and cannot be deserialized here; "

@@ -22,6 +22,7 @@ from .sidecar import EngineMeta, read_sidecar
 class LoadedEngine:
     engine: Any  # trt.ICudaEngine
     runtime: Any  # must outlive the engine
+    trt: Any  # the TensorRT module that loaded it
     meta: EngineMeta
     gpu: GpuInfo
 
@@ -78,4 +79,4 @@ def load(plan: str | os.PathLike, flavour_name: str | None = None, gpu: GpuInfo 
         errors = [m for m in logger.texts(trt.Logger.ERROR) if NO_GPU_NOISE not in m] or logger.texts(trt.Logger.ERROR)
         reason = " ".join(errors[-1].split()) if errors else "no message from TensorRT"
         raise TrtmatteError(f"{flavour.label} could not deserialize {plan}: {reason}; {_rebuild(meta, plan)}")
-    return LoadedEngine(engine, runtime, meta, gpu)
+    return LoadedEngine(engine, runtime, trt, meta, gpu)

@@ -133,17 +133,36 @@ def save_model(model, path: Path, threshold: int = PROTOBUF_LIMIT) -> str | None
     return external
 
 
-def _check(onnx, model_or_path) -> None:
+def check_graph(model_or_path, what: str = "exported graph") -> None:
+    """onnx.checker's full check (shape inference included), as a one-line error."""
+    onnx = require("onnx", "checking ONNX graphs")
     try:
         onnx.checker.check_model(model_or_path, full_check=True)
     except Exception as exc:  # the checker raises ValidationError or InferenceError
-        raise TrtmatteError(f"exported graph fails onnx.checker: {str(exc).splitlines()[0]}") from exc
+        raise TrtmatteError(f"{what} fails onnx.checker: {str(exc).splitlines()[0]}") from exc
+
+
+def save_checked(model, path: Path, what: str = "exported graph", threshold: int = PROTOBUF_LIMIT) -> str | None:
+    """Check, then save atomically (external data past ``threshold``); a graph too big for an
+    in-memory check is checked from disk and removed if it fails. Returns the external data file."""
+    too_big = model.ByteSize() >= PROTOBUF_LIMIT
+    if not too_big:
+        check_graph(model, what)
+    external = save_model(model, path, threshold)
+    if too_big:
+        try:
+            check_graph(str(path), what)
+        except TrtmatteError:
+            path.unlink(missing_ok=True)
+            (path.parent / external).unlink(missing_ok=True)
+            raise
+    return external
 
 
 def export_onnx(network: nn.Module, variant: str, preprocessing: Preprocessing, path: str | os.PathLike,
                 opts: ExportOptions | None = None, weights_sha256: str = "", weights_provenance: str = "") -> ExportReport:
     """Export ``network`` with ``preprocessing`` as one ONNX graph at ``path``."""
-    onnx = require("onnx", "ONNX export")
+    require("onnx", "ONNX export")  # fail now, not after minutes of tracing
     opts = opts or ExportOptions()
     if opts.opset < MIN_OPSET:
         raise TrtmatteError(f"opset {opts.opset} is too old: the graph needs opset >= {MIN_OPSET}")
@@ -169,17 +188,7 @@ def export_onnx(network: nn.Module, variant: str, preprocessing: Preprocessing, 
     }
     stamp_metadata(model, meta)
     model.producer_name, model.producer_version = "trtmatte", __version__
-    too_big = model.ByteSize() >= PROTOBUF_LIMIT  # the checker then has to read it from disk
-    if not too_big:
-        _check(onnx, model)
-    external = save_model(model, path, opts.external_data_threshold)
-    if too_big:
-        try:
-            _check(onnx, str(path))
-        except TrtmatteError:
-            path.unlink(missing_ok=True)
-            (path.parent / external).unlink(missing_ok=True)
-            raise
+    external = save_checked(model, path, "exported graph", opts.external_data_threshold)
     return ExportReport(str(path), nodes_exported, len(model.graph.node), time.perf_counter() - start,
                         path.stat().st_size + ((path.parent / external).stat().st_size if external else 0),
                         sha256_file(path), external, meta)
