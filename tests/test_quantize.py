@@ -368,3 +368,62 @@ def test_tensorrt_builds_fp16_convolutions(fp16, anatomy):
     for name in matmuls:
         assert layers.get(name) == ("Float", "Float"), (name, layers.get(name))
     assert plan_bytes > 0
+
+
+# --------------------------------------------------------------------------------------------- CLI + report
+
+@pytest.fixture(scope="module")
+def composite_sets(tmp_path_factory):
+    """A calibration set and a held-out set (other seed, disjoint backgrounds), small crops."""
+    from trtmatte.cli.main import main
+
+    root = tmp_path_factory.mktemp("sets")
+    common = ["--synthetic", "--synthetic-count", "2", "--fg-size", "160", "--crop", "96", "128", "--max-side", "128"]
+    assert main(["calibset", *common, "-n", "6", "-o", str(root / "calib")]) == 0
+    assert main(["calibset", *common, "--split", "heldout", "--seed", "1", "-n", "4", "-o", str(root / "heldout")]) == 0
+    return root / "calib", root / "heldout"
+
+
+def test_quantize_cli_writes_graphs_and_accuracy_report(lite_f32, composite_sets, tmp_path, capsys):
+    import json
+
+    from trtmatte.cli.main import main
+    from trtmatte.quantize.accuracy import METRICS, REGIONS
+
+    calib, heldout = composite_sets
+    out = tmp_path / "graphs"
+    out.mkdir()
+    code = main(["quantize", str(lite_f32), "--precision", "fp16", "int8", "--calib", str(calib), "--calib-size", "96",
+                 "--eval", str(heldout), "--report", str(tmp_path / "report.json"), "-o", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    fp16_path, int8_path = out / "lite_f32.fp16.onnx", out / "lite_f32.int8-max.onnx"
+    assert fp16_path.is_file() and int8_path.is_file()
+    assert "calibrated on 6 images 96x96" in printed and ("MISSED" in printed or "met" in printed)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["composites"] == 4 and report["backend"].startswith("onnxruntime") and len(report["photos"]) >= 4
+    fp32, fp16, int8 = report["graphs"]
+    assert [g["label"] for g in report["graphs"]] == ["fp32", "fp16", "int8 (max)"]
+    assert fp16["size_bytes"] == fp16_path.stat().st_size and int8["size_bytes"] < fp16["size_bytes"] < fp32["size_bytes"]
+    for g in (fp16, int8):
+        for region in REGIONS:
+            for m in METRICS:
+                ref, value = fp32["metrics"][region][m], g["metrics"][region][m]
+                assert g["relative"][region][m] == pytest.approx((value - ref) / ref)
+        assert 0 < g["delta_composites"]["p99"] <= g["delta_composites"]["max"] <= 1
+        assert 0 < g["delta_photos"]["max"] <= 1
+        assert g["goal"]["met"] == (abs(g["relative"]["band"]["sad"]) <= g["goal"]["limit"])
+    assert fp32["metrics"]["band"]["sad"] < fp32["metrics"]["full"]["sad"]  # the band is part of the image
+    assert int8["delta_composites"]["max"] > fp16["delta_composites"]["max"]  # INT8 costs more than FP16
+
+
+def test_quantize_cli_refuses_calibration_set_as_heldout(lite_f32, composite_sets, tmp_path, capsys):
+    from trtmatte.cli.main import main
+
+    calib, _ = composite_sets
+    code = main(["quantize", str(lite_f32), "--precision", "int8", "--calib", str(calib), "--eval", str(calib),
+                 "--report", str(tmp_path / "r.json"), "-o", str(tmp_path / "q.onnx")])
+    err = capsys.readouterr().err
+    assert code == 1 and "held-out" in err and err.count("\n") == 1 and not (tmp_path / "q.onnx").exists()
+    code = main(["quantize", str(lite_f32), "--precision", "int8", "-o", str(tmp_path / "q.onnx")])
+    assert code == 1 and "needs --calib" in capsys.readouterr().err

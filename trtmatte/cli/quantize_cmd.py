@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .base import Command
+
+PRECISIONS = ("fp16", "int8")
+
+
+class Quantize(Command):
+    """Convert an exported FP32 graph to FP16 and/or INT8 (Q/DQ), and measure what it costs.
+
+    FP16: the network body in float16, pre/post-processing in float32. INT8: Q/DQ in front of
+    every body Conv (per-channel symmetric weights, per-tensor activations) calibrated on a
+    composite set from `trtmatte calibset`; the stem, the RGB conv and the logit convs stay in
+    higher precision by default. One output: -o is the file. Several (two precisions, or several
+    --method values): -o is a directory. --report evaluates every output against the FP32 source
+    on a held-out composite set (--eval) and real photos. Examples:
+      trtmatte quantize m.onnx --precision fp16 -o m.fp16.onnx
+      trtmatte quantize m.onnx --precision int8 --calib calib/ -o m.int8.onnx
+      trtmatte quantize m.onnx --precision fp16 int8 --method max entropy percentile \\
+          --calib calib/ --eval heldout/ --report report.json -o graphs/
+    """
+
+    name = "quantize"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("model", help="FP32 whole-pipeline graph from `trtmatte export`")
+        parser.add_argument("--precision", nargs="+", choices=PRECISIONS, required=True)
+        parser.add_argument("-o", "--output", required=True, help="output graph, or a directory for several")
+        calib = parser.add_argument_group("INT8 calibration")
+        calib.add_argument("--calib", help="composite set from `trtmatte calibset` (needed for int8)")
+        calib.add_argument("--calib-count", type=int, default=64, help="images used (default 64, spread over the set)")
+        calib.add_argument("--calib-size", type=int, default=512,
+                           help="calibration images are centre-cropped square and resized to this (default 512)")
+        calib.add_argument("--method", nargs="+", default=["max"], choices=["max", "entropy", "percentile"],
+                           help="activation calibration (default max); several compare them")
+        calib.add_argument("--percentile", type=float, default=99.999, help="for --method percentile (default 99.999)")
+        calib.add_argument("--exclude", nargs="*", default=None, metavar="ROLE_OR_NODE",
+                           help="Convs kept in float: roles stem, logits, image_convs and/or node names "
+                                "(default: all three roles; give --exclude with nothing to quantize every Conv)")
+        rep = parser.add_argument_group("accuracy report")
+        rep.add_argument("--report", metavar="JSON", help="write the accuracy report here (and print its table)")
+        rep.add_argument("--eval", help="held-out composite set (not the calibration set) with ground-truth alpha")
+        rep.add_argument("--eval-count", type=int, default=16, help="held-out composites used (default 16)")
+        rep.add_argument("--band", type=int, default=10, help="trimap band: transition dilated by this many px (default 10)")
+        rep.add_argument("--no-photos", action="store_true", help="skip the scikit-image photos in the report")
+
+    def run(self, args: argparse.Namespace) -> int:
+        import json
+
+        from ..errors import TrtmatteError
+        from ..fileio import atomic_output, check_writable
+        from ..quantize import DEFAULT_EXCLUDE, convert_fp16, quantize_int8
+
+        jobs = self._jobs(args)
+        if "int8" in args.precision and not args.calib:
+            raise TrtmatteError("--precision int8 needs --calib DIR (make one with `trtmatte calibset`)")
+        if args.report:
+            check_writable(args.report)
+            if not args.eval:
+                raise TrtmatteError("--report needs --eval DIR, a held-out set (`trtmatte calibset --split heldout --seed 1`)")
+            if args.calib and Path(args.eval).resolve() == Path(args.calib).resolve():
+                raise TrtmatteError("--eval is the calibration set: the report needs held-out composites")
+        for _, _, path in jobs:
+            check_writable(path)
+        calib_images = self._calibration_images(args) if args.calib and "int8" in args.precision else None
+        exclude = DEFAULT_EXCLUDE if args.exclude is None else tuple(args.exclude)
+        candidates = []
+        from ..quantize.accuracy import Candidate
+
+        for precision, method, path in jobs:
+            if precision == "fp16":
+                r = convert_fp16(args.model, path)
+                print(f"fp16: {r.fp16_convs} convs in float16, {r.casts_added} casts added, "
+                      f"{r.size_bytes / 2**20:.1f} MiB -> {path} ({r.seconds:.1f} s)")
+            else:
+                r = quantize_int8(args.model, path, calib_images, method=method, exclude=exclude,
+                                  percentile=args.percentile)
+                print(f"int8 ({method}): {r.quantized_convs} convs quantized, {len(r.excluded)} kept in float, "
+                      f"calibrated on {r.calibration_images} images {r.image_shape[0]}x{r.image_shape[1]}, "
+                      f"{r.size_bytes / 2**20:.1f} MiB -> {path} ({r.seconds:.1f} s)")
+            candidates.append(Candidate(precision if precision == "fp16" else f"int8 ({method})", str(path),
+                                        precision, method if precision == "int8" else None))
+        if args.report:
+            report = self._report(args, candidates)
+            from ..quantize.accuracy import format_report
+
+            with atomic_output(args.report) as tmp:
+                tmp.write_text(json.dumps(report, indent=2) + "\n")
+            print(format_report(report))
+            print(f"report: {args.report}")
+        return 0
+
+    @staticmethod
+    def _jobs(args) -> list[tuple[str, str | None, Path]]:
+        from ..errors import TrtmatteError
+
+        jobs = [("fp16", None)] if "fp16" in args.precision else []
+        if "int8" in args.precision:
+            jobs += [("int8", m) for m in dict.fromkeys(args.method)]
+        out = Path(args.output)
+        if len(jobs) == 1:
+            return [(*jobs[0], out)]
+        if not out.is_dir():
+            raise TrtmatteError(f"{len(jobs)} output graphs need -o to be an existing directory, got {out}")
+        stem = Path(args.model).stem
+        return [(p, m, out / f"{stem}.{p}{'' if m is None else '-' + m}.onnx") for p, m in jobs]
+
+    @staticmethod
+    def _calibration_images(args):
+        from ..data import read_manifest
+        from ..data.calibset import square_images
+        from ..errors import TrtmatteError
+
+        if args.calib_count < 1 or args.calib_size < 32:
+            raise TrtmatteError("--calib-count must be >= 1 and --calib-size >= 32")
+        samples = read_manifest(args.calib)
+        step = max(1, len(samples) // args.calib_count)
+        chosen = samples[::step][: args.calib_count]  # spread over the set: every foreground, many backgrounds
+        return square_images(chosen, args.calib_size)
+
+    @staticmethod
+    def _report(args, candidates) -> dict:
+        from ..data import load_sample, read_manifest
+        from ..errors import TrtmatteError
+        from ..runtime.ort_session import read_graph_metadata
+        from ..quantize.accuracy import accuracy_report
+
+        held_out = read_manifest(args.eval)
+        if args.calib:
+            calib_bg = {s.bg for s in read_manifest(args.calib)}
+            shared = sorted(calib_bg & {s.bg for s in held_out})
+            if shared:
+                raise TrtmatteError(f"--eval shares backgrounds with --calib ({', '.join(shared[:3])}): "
+                                    "not held out; build it with other backgrounds (--split heldout)")
+        composites = [load_sample(s) for s in held_out[: args.eval_count]]
+        photos = []
+        if not args.no_photos:
+            from ..models.bn_recalibration import sample_photos
+
+            names = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle", "hubble")
+            photos = list(zip(names, sample_photos(max_side=800)))
+        meta = read_graph_metadata(args.model)
+        weights = meta.get("weights_provenance") or "not recorded in the graph"
+        return accuracy_report(args.model, candidates, composites, photos, band=args.band,
+                               weights=f"{meta.get('variant', '?')}: {weights}", progress=print)
