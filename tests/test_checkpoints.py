@@ -125,3 +125,22 @@ def test_save_leaves_nothing_half_written(tmp_path, lite_random, monkeypatch):
     with pytest.raises(RuntimeError):
         native.save_checkpoint(lite_random, tmp_path / "m.safetensors", "late_fusion_lite")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_safetensors_header_length_0x80_is_not_taken_for_a_pickle(tmp_path):
+    """A safetensors file starts with its header length (u64 little endian); when the low byte is
+    0x80 it must still be read as safetensors, not as a pickle's PROTO opcode (1 file in 256)."""
+    from safetensors.torch import save_file
+
+    from trtmatte.checkpoints.native import _sniff
+
+    path = tmp_path / "w.safetensors"
+    for pad in range(600):
+        save_file({"x": torch.zeros(2)}, str(path), metadata={"format": "trtmatte-checkpoint", "pad": "p" * pad})
+        if path.read_bytes()[0] == 0x80:
+            break
+    assert path.read_bytes()[0] == 0x80
+    assert _sniff(path) == "trtmatte"
+    legacy = tmp_path / "legacy.pt"
+    torch.save({"x": torch.zeros(2)}, str(legacy), _use_new_zipfile_serialization=False)
+    assert legacy.read_bytes()[:1] == b"\x80" and _sniff(legacy) == "torch-state-dict"

@@ -7,9 +7,6 @@ scikit-image's photos (alpha std 0.12-0.28), exported once with float32 alpha (~
 """
 from __future__ import annotations
 
-import re
-import time
-
 import numpy as np
 import pytest
 import torch
@@ -300,73 +297,46 @@ def test_not_a_matting_graph(tmp_path):
 
 # --------------------------------------------------------------------------------------------- TensorRT
 
-# One line of the builder's layer report (detailed profiling verbosity, VERBOSE log), e.g.
-# Name: node_Conv_1961_myl1_20, LayerType: correlation, Inputs: [ { Name: ..., Datatype: Int8, ... }],
-#   Constants: [ { Name: ..., Dimensions: [128,64,1,1], ..., Datatype: Int8, ... }, ...], Outputs: [...],
-#   TacticName: __myelin_CASK_STUB, StreamId: 0, Metadata: [ONNX Layer: node_Conv_1961][ONNX Layer: ...]
-# A Conv runs as a "correlation" layer, or, for some 1x1 convs, a "gemm" or "runtime_fusion" layer
-# whose metadata ends in "__gemm_from_conv1x1"; "kgen" layers are fused pointwise code (an INT8
-# conv's bias + ReLU + Q epilogue names the conv too, so only the compute layer types count).
-LAYER = re.compile(r"^Name: (?P<name>[^,]+), LayerType: (?P<type>\w+), Inputs: \[(?P<inputs>.*?)\], "
-                   r"(?:Constants: \[(?P<constants>.*?)\], )?Outputs: \[(?P<outputs>.*?)\], .*Metadata: (?P<meta>.*)$")
-COMPUTE_LAYERS = ("correlation", "gemm", "runtime_fusion")
-
-
 def build_with_layer_report(path):
-    """Build a strongly typed engine (no GPU needed with TensorRT-RTX); return {ONNX node name:
-    (input dtype, first constant's dtype)} for the nodes in compute layers, plan bytes, seconds."""
-    trt = pytest.importorskip("tensorrt_rtx", reason="TensorRT-RTX (tensorrt-rtx-cu12) builds engines without a GPU")
+    """Build a strongly typed engine with trtmatte's builder (TensorRT-RTX: no GPU needed) and
+    return {ONNX node name: (input dtype, weight dtype)} for the compute layers of its
+    build-time layer report, and the plan's size."""
+    pytest.importorskip("tensorrt_rtx", reason="TensorRT-RTX (tensorrt-rtx-cu12) builds engines without a GPU")
+    from trtmatte.engine.builder import BuildOptions, build_engine
 
-    class Capture(trt.ILogger):
-        def __init__(self):
-            super().__init__()
-            self.messages = []
-
-        def log(self, severity, message):
-            self.messages.append(message)
-
-    logger = Capture()
-    builder = trt.Builder(logger)
-    network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED))
-    parser = trt.OnnxParser(network, logger)
-    assert parser.parse_from_file(str(path)), [parser.get_error(i).desc() for i in range(parser.num_errors)]
-    config = builder.create_builder_config()
-    config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
-    profile = builder.create_optimization_profile()
-    profile.set_shape("image", (1, 64, 64, 3), (1, 256, 256, 3), (1, 320, 320, 3))
-    config.add_optimization_profile(profile)
-    start = time.perf_counter()
-    plan = builder.build_serialized_network(network, config)
-    seconds = time.perf_counter() - start
-    assert plan is not None, [m for m in logger.messages if "rror" in m][-3:]
+    plan = path.with_suffix(".plan")
+    result = build_engine(path, plan, BuildOptions(min_hw=(64, 64), opt_hw=(256, 256), max_hw=(320, 320),
+                                                   flavour="tensorrt_rtx"))
     layers = {}
-    for line in "\n".join(logger.messages).splitlines():
-        match = LAYER.match(line)
-        if match and match["type"] in COMPUTE_LAYERS:
-            inputs = re.findall(r"Datatype: (\w+)", match["inputs"])
-            constants = re.findall(r"Datatype: (\w+)", match["constants"] or "")
-            for onnx_name in re.findall(r"\[ONNX Layer: ([^\]]+)\]", match["meta"]):
-                layers.setdefault(onnx_name, (inputs[0] if inputs else None, constants[0] if constants else None))
-    return layers, plan.nbytes, seconds
+    for layer in result.report.compute_layers():  # convolutions and the resize MatMuls
+        weights = layer.weights.dtype if layer.weights is not None else None
+        for onnx_name in layer.onnx_layers:
+            layers.setdefault(onnx_name, (layer.precision, weights))
+    return layers, result.meta.plan_bytes
 
 
 def test_tensorrt_builds_int8_convolutions(int8, anatomy):
-    layers, plan_bytes, _ = build_with_layer_report(int8[0])
+    layers, plan_bytes = build_with_layer_report(int8[0])
     excluded = set(int8[1].excluded)
     for name in anatomy.convs:
-        expected = ("Float", "Float") if name in excluded else ("Int8", "Int8")
-        assert layers.get(name) == expected, (name, layers.get(name))
+        if name in excluded:
+            expected = (("Float", "Float"), ("Float", None)) if name in anatomy.logit_convs else (("Float", "Float"),)
+            assert layers.get(name) in expected, (name, layers.get(name))
+        else:
+            assert layers.get(name) == ("Int8", "Int8"), (name, layers.get(name))
     assert plan_bytes > 0
 
 
 def test_tensorrt_builds_fp16_convolutions(fp16, anatomy):
-    layers, plan_bytes, _ = build_with_layer_report(fp16[0])
+    layers, plan_bytes = build_with_layer_report(fp16[0])
     for name in anatomy.convs:
-        assert layers.get(name) == ("Half", "Half"), (name, layers.get(name))
+        # a 1-channel logit conv's weights are not told apart from its other constants
+        expected = (("Half", "Half"), ("Half", None)) if name in anatomy.logit_convs else (("Half", "Half"),)
+        assert layers.get(name) in expected, (name, layers.get(name))
     matmuls = [n.name for n in onnx.load(str(fp16[0]), load_external_data=False).graph.node if n.op_type == "MatMul"]
     assert len(matmuls) == 4  # the resize matrix products, before and after the network
-    for name in matmuls:
-        assert layers.get(name) == ("Float", "Float"), (name, layers.get(name))
+    for name in matmuls:  # their weights are computed in the graph, not constants
+        assert layers.get(name, ("?",))[0] == "Float", (name, layers.get(name))
     assert plan_bytes > 0
 
 

@@ -20,3 +20,19 @@ class TinyMatting(nn.Module):
         logits = self.conv(x / 60.0) + nn.functional.interpolate(self.pool(x / 60.0), scale_factor=32.0)
         fg, bg, beta = torch.sigmoid(logits).split(1, dim=1)
         return LateFusionOutput(blend(beta, fg, bg), fg, bg, beta)
+
+
+class TinyLateFusion(nn.Module):
+    """Like LateFusionNet at the end: three Conv logit heads, three Sigmoids, the eq. 2 blend. The
+    fused-blend tests need that structure (the graph rewrite finds Sigmoids fed by Convs)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.body = nn.Conv2d(3, 8, 5, padding=2)
+        self.heads = nn.ModuleList(nn.Conv2d(8, 1, 3, padding=1) for _ in range(3))  # fg, bg, beta logits
+
+    def forward(self, x):
+        feature = torch.relu(self.body(x / 60.0))
+        fg, bg, beta = (torch.sigmoid(head(feature) * 4.0) for head in self.heads)
+        return LateFusionOutput(blend(beta, fg, bg), fg, bg, beta)

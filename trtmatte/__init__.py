@@ -7,4 +7,13 @@ __version__ = "0.1.0"
 
 from .errors import TrtmatteError  # noqa: E402
 
-__all__ = ["__version__", "TrtmatteError"]
+__all__ = ["__version__", "Matter", "TrtmatteError"]
+
+
+def __getattr__(name: str):
+    # Matter pulls in torch and the runtime: load it on first use so `import trtmatte` stays light.
+    if name == "Matter":
+        from .runtime.matter import Matter
+
+        return Matter
+    raise AttributeError(f"module 'trtmatte' has no attribute {name!r}")

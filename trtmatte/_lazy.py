@@ -16,9 +16,10 @@ from .errors import DependencyMissing
 INSTALL_HINTS = {
     "tensorrt": "pip install tensorrt (NVIDIA's TensorRT; on Jetson it ships with JetPack)",
     "tensorrt_rtx": "pip install tensorrt-rtx-cu12==1.7.1.116",
-    "cuda": "pip install cuda-python",
+    "cuda": "pip install cuda-python==12.9.4 (or: pip install -e '.[gpu]')",
     "cupy": "pip install cupy-cuda12x",
     "onnx": "pip install onnx",
+    "matplotlib": "pip install matplotlib==3.11.2 (or: pip install -e '.[bench]')",
     "onnxruntime": "pip install onnxruntime",
     "h5py": "pip install h5py",
     "onnxconverter_common": "pip install onnxconverter-common==1.16.0",

@@ -69,15 +69,25 @@ def save_checkpoint(model: nn.Module, path: str | Path, variant: str, *, dtype: 
     return path
 
 
+def save_fp16_copy(src: str | Path, dst: str | Path, provenance: dict | None = None) -> Path:
+    """Write an FP16 copy of checkpoint ``src`` to ``dst`` (half the bytes; the bundled demo model).
+    The provenance is kept (``provenance`` entries added to it); loading casts back to float32."""
+    model, info = load_model(src)
+    merged = {**info.provenance, **(provenance or {}), "stored_as": "float16"}
+    return save_checkpoint(model, dst, info.variant, dtype=torch.float16, provenance=merged)
+
+
 def _sniff(path: Path) -> str:
     with open(path, "rb") as f:
         head = f.read(16)
     if head.startswith(_HDF5_MAGIC):
         return "keras-hdf5"
-    if head.startswith(_ZIP_MAGIC) or head[:1] == b"\x80":  # torch.save zip / legacy pickle
-        return "torch-state-dict"
+    # safetensors first: its first byte is the low byte of the header length, which is 0x80 for one
+    # header length in 256 and would pass for a pickle's PROTO opcode.
     if len(head) >= 9 and head[8:9] == b"{":  # safetensors: u64 header length, then JSON
         return "trtmatte"
+    if head.startswith(_ZIP_MAGIC) or (head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")):
+        return "torch-state-dict"  # torch.save zip / legacy pickle (PROTO opcode + protocol 2-5)
     return "unknown"
 
 

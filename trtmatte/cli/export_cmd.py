@@ -40,6 +40,9 @@ class Export(Command):
         parser.add_argument("--shape", help="static input shape HxW or NxHxW instead of dynamic N, H, W")
         parser.add_argument("--opset", type=int, default=18, help="ONNX opset (>= 17; default 18)")
         parser.add_argument("--no-simplify", action="store_true", help="skip onnx-simplifier")
+        parser.add_argument("--fused-blend", action="store_true",
+                            help="replace the sigmoids + blend with one trtmatte::FusedBlend node (TensorRT plugin: "
+                                 "build with standard TensorRT and --plugin; TensorRT-RTX and onnxruntime cannot run it)")
         parser.add_argument("--check", action="store_true",
                             help="measure onnxruntime vs PyTorch on real photos; exit 1 if over tolerance")
         parser.add_argument("--json", metavar="PATH", help="write the export report (and parity stats) as JSON")
@@ -64,16 +67,20 @@ class Export(Command):
         pre = info.preprocessing if args.max_side is None else dataclasses.replace(info.preprocessing, max_side=args.max_side)
         provenance = info.provenance.get("weights", "unknown provenance")
         opts = ExportOptions(alpha_dtype=args.alpha_dtype, debug_outputs=args.debug_outputs, opset=args.opset,
-                             static_shape=shape, simplify=not args.no_simplify)
+                             static_shape=shape, simplify=not args.no_simplify, fused_blend=args.fused_blend)
         print(f"exporting {info.variant} ({info.path}, {provenance}) ...", flush=True)
         report = export_onnx(model, info.variant, pre, args.output, opts, info.sha256, provenance)
         size_mb = report.size_bytes / 2**20
         print(f"wrote {report.path}: {size_mb:.1f} MiB, {report.nodes_exported} -> {report.nodes_final} nodes "
               f"after onnxsim, {report.seconds:.1f} s" + (f", weights in {report.external_data}" if report.external_data else ""))
+        if report.fused_blend:
+            print(f"fused blend: {len(report.fused_blend['replaced'])} nodes -> 1 trtmatte::FusedBlend node "
+                  f"(build it with standard TensorRT: trtmatte build ... --plugin build/lib/libtrtmatte_plugins.so)")
         result = {"export": dataclasses.asdict(report)}
         status = 0
         if args.check:
-            status, result["parity"] = self._check(model, pre, info, report.path, args.alpha_dtype, shape)
+            status, result["parity"] = self._check(model, pre, info, report.path, args.alpha_dtype, shape,
+                                                   args.fused_blend)
         if args.json:
             from ..fileio import atomic_output
 
@@ -82,7 +89,27 @@ class Export(Command):
         return status
 
     @staticmethod
-    def _check(model, pre, info, onnx_path, alpha_dtype, shape):
+    def _check(model, pre, info, onnx_path, alpha_dtype, shape, fused_blend=False):
+        import tempfile
+
+        if not fused_blend:
+            return Export._compare(model, pre, info, onnx_path, alpha_dtype, shape)
+        # onnxruntime has no FusedBlend kernel: measure the same graph with the node expanded back into
+        # the ONNX ops it stands for (the kernel's own math is tested against those ops separately).
+        import onnx
+
+        from ..export.fused_blend import expand_fused_blend
+
+        print("note: --fused-blend: parity measured on the graph with FusedBlend expanded back into ONNX ops "
+              "(onnxruntime cannot run the custom node)")
+        expanded = expand_fused_blend(onnx.load(str(onnx_path)))
+        with tempfile.TemporaryDirectory(prefix="trtmatte_check_") as tmp:
+            path = f"{tmp}/expanded.onnx"
+            onnx.save_model(expanded, path, save_as_external_data=expanded.ByteSize() >= 2**31 - 1)
+            return Export._compare(model, pre, info, path, alpha_dtype, shape)
+
+    @staticmethod
+    def _compare(model, pre, info, onnx_path, alpha_dtype, shape):
         from ..export.parity import TOLERANCE, compare_sessions, format_table, parity_batches, static_batch
         from ..models.bn_recalibration import sample_photos
         from ..runtime import OrtSession, TorchSession

@@ -7,13 +7,18 @@ import sys
 from .. import __version__
 from ..errors import TrtmatteError
 from .base import Command
+from .bench_cmd import Bench
+from .calibset_cmd import Calibset
 from .engine_cmd import Build, Inspect
 from .export_cmd import Export
 from .matte_cmd import Matte
 from .models_cmd import Models
+from .quantize_cmd import Quantize
+from .train_cmd import Train
 from .weights_cmd import ConvertWeights, InitWeights
 
-COMMANDS: tuple[type[Command], ...] = (Matte, Export, Build, Inspect, Models, InitWeights, ConvertWeights)
+COMMANDS: tuple[type[Command], ...] = (Matte, Export, Calibset, Quantize, Build, Inspect, Models, InitWeights,
+                                      ConvertWeights, Bench, Train)
 
 
 def build_parser() -> argparse.ArgumentParser:

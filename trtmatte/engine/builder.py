@@ -69,15 +69,19 @@ class BuildResult:
     report: LayerReport | None
 
 
-def onnx_precision(onnx_path: str | os.PathLike) -> tuple[str, dict[str, str]]:
-    """fp32 / fp16 / int8 from the graph itself, and trtmatte's metadata_props."""
+def _read_graph(onnx_path: str | os.PathLike):
+    """The graph without its weights (fast even for external data)."""
     onnx = require("onnx", "reading the ONNX graph")
     if not os.path.isfile(onnx_path):
         raise TrtmatteError(f"ONNX file {onnx_path} not found (create it with `trtmatte export`)")
     try:
-        model = onnx.load(os.fspath(onnx_path), load_external_data=False)
+        return onnx.load(os.fspath(onnx_path), load_external_data=False)
     except Exception as exc:  # protobuf DecodeError and friends
         raise TrtmatteError(f"{onnx_path} is not a readable ONNX file ({type(exc).__name__}); re-export it") from None
+
+
+def _precision(model) -> tuple[str, dict[str, str]]:
+    onnx = require("onnx", "reading the ONNX graph")
     ops = {n.op_type for n in model.graph.node}
     meta = {p.key.removeprefix("trtmatte."): p.value for p in model.metadata_props if p.key.startswith("trtmatte.")}
     if "QuantizeLinear" in ops or "DequantizeLinear" in ops:
@@ -87,15 +91,67 @@ def onnx_precision(onnx_path: str | os.PathLike) -> tuple[str, dict[str, str]]:
     return "fp32", meta
 
 
+def onnx_precision(onnx_path: str | os.PathLike) -> tuple[str, dict[str, str]]:
+    """fp32 / fp16 / int8 from the graph itself, and trtmatte's metadata_props."""
+    return _precision(_read_graph(onnx_path))
+
+
+def plugin_nodes(model) -> list[tuple[str, str, str]]:
+    """(op_type, plugin_version, plugin_namespace) of nodes outside the standard ONNX domains: the
+    ONNX parser maps them to plugin creators (op_type = plugin name)."""
+    found = []
+    for node in model.graph.node:
+        if node.domain in ("", "ai.onnx"):
+            continue
+        attrs = {a.name: a.s.decode() for a in node.attribute if a.name in ("plugin_version", "plugin_namespace")}
+        entry = (node.op_type, attrs.get("plugin_version", "1"), attrs.get("plugin_namespace", ""))
+        if entry not in found:
+            found.append(entry)
+    return found
+
+
+def check_plugin_nodes(flavour: Flavour, onnx_path, nodes: list[tuple[str, str, str]]) -> None:
+    """Refuse, in one line, a graph whose custom nodes this TensorRT cannot resolve."""
+    if not nodes:
+        return
+    names = ", ".join(f"{ns}::{name}" if ns else name for name, _, ns in nodes)
+    if flavour.is_rtx:
+        raise TrtmatteError(f"{onnx_path} contains the custom node {names} (exported with --fused-blend), and "
+                            f"{flavour.label} has no plugin layers: re-export without --fused-blend, or build with "
+                            "standard TensorRT and --plugin build/lib/libtrtmatte_plugins.so")
+    registry = flavour.module.get_plugin_registry()
+    missing = [f"{ns}::{name}" if ns else name for name, version, ns in nodes
+               if registry.get_creator(name, version, ns) is None]
+    if missing:
+        raise TrtmatteError(f"{onnx_path} contains the custom node {', '.join(missing)} and no plugin provides it: "
+                            "pass --plugin build/lib/libtrtmatte_plugins.so (build it with `cmake -S . -B build "
+                            "-DTensorRT_ROOT=... && cmake --build build`)")
+
+
 def _registered_creators(trt) -> set[tuple[str, str, str]]:
     registry = trt.get_plugin_registry()
     creators = getattr(registry, "all_creators", None) or getattr(registry, "plugin_creator_list", [])
     return {(c.name, c.plugin_version, c.plugin_namespace) for c in creators}
 
 
+_LOADED_LIBRARIES: dict[str, list[tuple[str, str, str]]] = {}  # path -> creators it registered
+
+
+def _load_library(registry, path: str) -> bool:
+    try:
+        return registry.load_library(path) is not None
+    except Exception:  # the binding raises or returns None depending on the TensorRT version
+        return False
+
+
 def load_plugin_libraries(flavour: Flavour, libraries: list[str]) -> list[dict]:
     """Load IPluginV3 libraries; return what each registered (name, version, namespace, library).
-    Standard TensorRT only: not exercised in CI, where only TensorRT-RTX (no plugins) exists."""
+    Standard TensorRT only: not exercised in CI, where only TensorRT-RTX (no plugins) exists.
+
+    A library exporting ``getCreators`` (IPluginV3 dynamic registration, like libtrtmatte_plugins.so)
+    is loaded with the registry's ``load_library``, the path TensorRT itself takes for plugins
+    serialized into a plan; any other library is dlopen'ed so its static registrars run. Each
+    library is loaded once per process: registering a creator twice is an error in TensorRT."""
     if not libraries:
         return []
     if not flavour.supports_plugins:
@@ -103,16 +159,27 @@ def load_plugin_libraries(flavour: Flavour, libraries: list[str]) -> list[dict]:
                             "build with standard TensorRT (pip install tensorrt) or export without --fused-blend")
     trt = flavour.module
     trt.init_libnvinfer_plugins(None, "")
+    registry = trt.get_plugin_registry()
     loaded = []
     for lib in libraries:
-        if not os.path.isfile(lib):
+        path = os.path.abspath(lib)
+        if not os.path.isfile(path):
             raise TrtmatteError(f"plugin library {lib} not found: build it with `cmake -S . -B build && cmake --build build`")
-        before = _registered_creators(trt)
-        ctypes.CDLL(os.path.abspath(lib), mode=ctypes.RTLD_GLOBAL)
-        added = sorted(_registered_creators(trt) - before)
-        loaded += [{"name": n, "version": v, "namespace": ns, "library": os.path.abspath(lib)} for n, v, ns in added]
+        if path not in _LOADED_LIBRARIES:
+            before = _registered_creators(trt)
+            try:
+                handle = ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+            except OSError as exc:
+                raise TrtmatteError(f"cannot load plugin library {lib} ({str(exc).splitlines()[0]}): rebuild it "
+                                    "against this TensorRT (`cmake -S . -B build -DTensorRT_ROOT=... && cmake --build build`)") from None
+            if hasattr(handle, "getCreators") and not _load_library(registry, path):
+                raise TrtmatteError(f"{flavour.label} could not register the plugins of {lib}: rebuild it against this "
+                                    "TensorRT (`cmake -S . -B build -DTensorRT_ROOT=... && cmake --build build`)")
+            _LOADED_LIBRARIES[path] = sorted(_registered_creators(trt) - before)
+        added = _LOADED_LIBRARIES[path]
+        loaded += [{"name": n, "version": v, "namespace": ns, "library": path} for n, v, ns in added]
         if not added:  # still record the library: the plan needs it loaded
-            loaded.append({"name": "", "version": "", "namespace": "", "library": os.path.abspath(lib)})
+            loaded.append({"name": "", "version": "", "namespace": "", "library": path})
     return loaded
 
 
@@ -132,8 +199,14 @@ def build_engine(onnx_path: str | os.PathLike, plan_path: str | os.PathLike, opt
     check_writable(plan_path)
     flavour = get_flavour(opts.flavour)
     trt = flavour.module
+    graph = _read_graph(onnx_path)
+    precision, onnx_meta = _precision(graph)
+    nodes = plugin_nodes(graph)
+    if flavour.is_rtx:
+        check_plugin_nodes(flavour, onnx_path, nodes)  # before --plugin's own refusal: the graph is the cause
     plugins = load_plugin_libraries(flavour, opts.plugins)
-    precision, onnx_meta = onnx_precision(onnx_path)
+    check_plugin_nodes(flavour, onnx_path, nodes)
+    del graph
     logger = make_capture_logger(trt)
     parsed = parse_onnx(onnx_path, flavour.name, logger=logger)
     builder, network = parsed.builder, parsed.network

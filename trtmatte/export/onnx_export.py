@@ -40,6 +40,7 @@ class ExportOptions:
     static_shape: tuple[int, int, int] | None = None  # (N, H, W); None = dynamic N, H, W
     simplify: bool = True
     max_batch: int = 64  # upper bound the exporter may assume for N (TensorRT profiles set the real one)
+    fused_blend: bool = False  # one trtmatte::FusedBlend node (TensorRT plugin) instead of the blend subgraph
     external_data_threshold: int = PROTOBUF_LIMIT
 
 
@@ -53,6 +54,7 @@ class ExportReport:
     sha256: str
     external_data: str | None = None
     metadata: dict = field(default_factory=dict)
+    fused_blend: dict | None = None  # what --fused-blend replaced (export/fused_blend.py)
 
 
 def _example_input(opts: ExportOptions) -> tuple[torch.Tensor, dict | None]:
@@ -176,6 +178,11 @@ def export_onnx(network: nn.Module, variant: str, preprocessing: Preprocessing, 
     if opts.simplify:
         model = simplify(model)
     _strip_node_metadata(model)
+    fusion = None
+    if opts.fused_blend:
+        from .fused_blend import describe, fuse_blend
+
+        fusion = fuse_blend(model, "the exported graph")
     meta = {
         "variant": variant,
         "version": __version__,
@@ -186,9 +193,11 @@ def export_onnx(network: nn.Module, variant: str, preprocessing: Preprocessing, 
         "debug_outputs": str(opts.debug_outputs).lower(),
         "contract": "image: uint8 [N,H,W,3] RGB -> alpha [N,H,W]" + (" (x255)" if opts.alpha_dtype == "uint8" else ""),
     }
+    if fusion is not None:
+        meta["fused_blend"] = describe(fusion)
     stamp_metadata(model, meta)
     model.producer_name, model.producer_version = "trtmatte", __version__
     external = save_checked(model, path, "exported graph", opts.external_data_threshold)
     return ExportReport(str(path), nodes_exported, len(model.graph.node), time.perf_counter() - start,
                         path.stat().st_size + ((path.parent / external).stat().st_size if external else 0),
-                        sha256_file(path), external, meta)
+                        sha256_file(path), external, meta, fusion)

@@ -59,18 +59,21 @@ class DecoderOutput(NamedTuple):
 class Decoder(nn.Module):
     """Five nearest-upsample + concat-skip + 1x1 ConvBNReLU blocks, then the FPN side path."""
 
-    def __init__(self, tap_channels: Sequence[int], width: int, eps: float):
+    def __init__(self, tap_channels: Sequence[int], width: int, eps: float,
+                 block_widths: Sequence[int] | None = None):
         super().__init__()
         r1, r2, r3, r4, bottleneck = tap_channels
         # Output widths as the authors built them: the skip's width for deconv5..3, `width` after.
-        self.deconv5 = ConvBNReLU(bottleneck + r4, r4, 1, False, eps)
-        self.deconv4 = ConvBNReLU(r4 + r3, r3, 1, False, eps)
-        self.deconv3 = ConvBNReLU(r3 + r2, r2, 1, False, eps)
-        self.deconv2 = ConvBNReLU(r2 + r1, width, 1, False, eps)
+        # ``block_widths`` narrows deconv5..3 (the demo variant); None keeps the paper's.
+        w5, w4, w3 = block_widths if block_widths is not None else (r4, r3, r2)
+        self.deconv5 = ConvBNReLU(bottleneck + r4, w5, 1, False, eps)
+        self.deconv4 = ConvBNReLU(w5 + r3, w4, 1, False, eps)
+        self.deconv3 = ConvBNReLU(w4 + r2, w3, 1, False, eps)
+        self.deconv2 = ConvBNReLU(w3 + r1, width, 1, False, eps)
         self.deconv1 = ConvBNReLU(width, width, 1, False, eps)
-        self.up4_conv = nn.Conv2d(r4, width, 1)
-        self.side3 = SideBlock(r3, width)
-        self.side2 = SideBlock(r2, width)
+        self.up4_conv = nn.Conv2d(w5, width, 1)
+        self.side3 = SideBlock(w4, width)
+        self.side2 = SideBlock(w3, width)
         self.side1 = SideBlock(width, width)
         self.side0 = SideBlock(width, width)
 
@@ -137,11 +140,12 @@ class LateFusionNet(nn.Module):
         fusion_widths: Sequence[int] = (256, 128, 128, 64, 256),
         decoder_eps: float = 1.001e-5,
         fusion_eps: float = 1e-3,
+        decoder_block_widths: Sequence[int] | None = None,
     ):
         super().__init__()
         self.encoder = encoder
-        self.fg_decoder = Decoder(encoder.tap_channels, decoder_width, decoder_eps)
-        self.bg_decoder = Decoder(encoder.tap_channels, decoder_width, decoder_eps)
+        self.fg_decoder = Decoder(encoder.tap_channels, decoder_width, decoder_eps, decoder_block_widths)
+        self.bg_decoder = Decoder(encoder.tap_channels, decoder_width, decoder_eps, decoder_block_widths)
         self.fusion = FusionNet(decoder_width, rgb_width, fusion_widths, fusion_eps)
 
     def forward(self, image: torch.Tensor) -> LateFusionOutput:

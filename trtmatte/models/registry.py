@@ -47,6 +47,8 @@ class ModelConfig:
     decoder_width: int = 128
     rgb_width: int = 128
     fusion_widths: tuple[int, ...] = (256, 128, 128, 64, 256)
+    # Output widths of the decoders' deconv5, deconv4, deconv3; None = the skip widths (the paper's).
+    decoder_block_widths: tuple[int, int, int] | None = None
     decoder_eps: float = 1.001e-5  # Keras DenseNet's BatchNorm epsilon
     fusion_eps: float = 1e-3  # Keras' default BatchNorm epsilon
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
@@ -79,10 +81,11 @@ register(ModelConfig(
 register(ModelConfig(
     name="late_fusion_lite",
     family="late_fusion",
-    description="Same code, smaller: DenseNet-121 encoder, 64-wide decoders, 64-32-32-16-64 fusion "
-                "net; sized to train on a CPU or one GPU for the bundled demo model",
+    description="Same code, smaller: DenseNet-121 encoder, decoders 512-256-128-64 wide, 64-32-32-16-64 "
+                "fusion net; the bundled demo model (about 20 MB in FP16)",
     encoder="densenet121",
     decoder_width=64,
+    decoder_block_widths=(512, 256, 128),
     rgb_width=32,
     fusion_widths=(64, 32, 32, 16, 64),
 ))
@@ -113,5 +116,6 @@ def create_model(name: str) -> nn.Module:
         fusion_widths=cfg.fusion_widths,
         decoder_eps=cfg.decoder_eps,
         fusion_eps=cfg.fusion_eps,
+        decoder_block_widths=cfg.decoder_block_widths,
     )
     return model.eval()

@@ -1,4 +1,6 @@
-"""onnxruntime backend for exported whole-pipeline graphs (CPU by default)."""
+"""onnxruntime backend for exported whole-pipeline graphs: CPU by default; ``device="cuda"`` uses the
+CUDA execution provider (onnxruntime-gpu) with I/O binding, so the output is written once into
+memory onnxruntime owns instead of being staged per run."""
 from __future__ import annotations
 
 import os
@@ -17,9 +19,22 @@ def read_graph_metadata(path: str | os.PathLike) -> dict[str, str]:
     return {p.key[len("trtmatte."):]: p.value for p in model.metadata_props if p.key.startswith("trtmatte.")}
 
 
+def graph_precision(metadata: dict[str, str]) -> str:
+    """fp32 / fp16 / int8 as `trtmatte quantize` stamped it (``trtmatte.precision``); exports are fp32."""
+    return metadata.get("precision", "fp32")
+
+
 class OrtSession(MattingSession):
-    def __init__(self, path: str | os.PathLike, providers: list[str] | None = None, threads: int | None = None):
+    def __init__(self, path: str | os.PathLike, providers: list[str] | None = None, threads: int | None = None,
+                 device: str = "cpu"):
         ort = require("onnxruntime", "the onnxruntime backend")
+        if device not in ("cpu", "cuda"):
+            raise TrtmatteError(f"unknown onnxruntime device {device!r}: use cpu or cuda")
+        if device == "cuda":
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise TrtmatteError("--device cuda needs onnxruntime's CUDA execution provider, which this onnxruntime "
+                                    "lacks (install onnxruntime-gpu instead of onnxruntime), or use --device cpu")
+            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
         if not os.path.isfile(path):
             raise TrtmatteError(f"ONNX file {path} not found (create it with `trtmatte export`)")
         options = ort.SessionOptions()
@@ -38,11 +53,20 @@ class OrtSession(MattingSession):
         self.output_names = [o.name for o in self.session.get_outputs()]
         provider = self.session.get_providers()[0].replace("ExecutionProvider", "").lower()
         device = f"{provider} ({os.cpu_count()} cores)" if provider == "cpu" else provider
-        self.info = SessionInfo("onnxruntime", "fp32", device, self.metadata.get("variant", "?"), ort.__version__)
+        self.io_binding = self.session.io_binding() if provider == "cuda" else None
+        self.info = SessionInfo("onnxruntime", graph_precision(self.metadata), device,
+                                self.metadata.get("variant", "?"), ort.__version__)
 
     def run_raw(self, images: np.ndarray) -> dict[str, np.ndarray]:
         """All graph outputs as the graph produces them (alpha may be uint8 x255)."""
         images = self.check_images(images)
+        if self.io_binding is not None:
+            binding = self.io_binding
+            binding.bind_cpu_input("image", np.ascontiguousarray(images))
+            for name in self.output_names:
+                binding.bind_output(name, "cpu")
+            self.session.run_with_iobinding(binding)
+            return dict(zip(self.output_names, binding.copy_outputs_to_cpu()))
         return dict(zip(self.output_names, self.session.run(None, {"image": images})))
 
     def run(self, images: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ device), so a benchmark can never call an onnxruntime number a TensorRT number.
 from __future__ import annotations
 
 import abc
+import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -30,12 +31,37 @@ class SessionInfo:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Timing:
+    """Seconds of one call. GPU backends split it (from CUDA events); None where not measured."""
+
+    total_s: float
+    h2d_s: float | None = None
+    compute_s: float | None = None
+    d2h_s: float | None = None
+
+
 class MattingSession(abc.ABC):
     info: SessionInfo
 
     @abc.abstractmethod
     def run(self, images: np.ndarray) -> np.ndarray:
         """uint8 [N, H, W, 3] RGB -> float32 alpha [N, H, W]."""
+
+    def run_timed(self, images: np.ndarray) -> tuple[np.ndarray, Timing]:
+        """run() and how long it took; GPU sessions override this with the H2D/compute/D2H split."""
+        start = time.perf_counter()
+        alpha = self.run(images)
+        return alpha, Timing(time.perf_counter() - start)
+
+    def close(self) -> None:
+        """Free what the session holds (GPU sessions: buffers, streams). Safe to call twice."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     @staticmethod
     def check_images(images: np.ndarray) -> np.ndarray:

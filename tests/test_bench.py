@@ -1,0 +1,137 @@
+"""`trtmatte bench`: statistics, labels, the JSON schema, and the CLI end to end on onnxruntime."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from trtmatte.bench import SCHEMA_ID, BenchConfig, run_bench, validate
+from trtmatte.bench.stats import latency_stats
+from trtmatte.cli.main import main
+from trtmatte.errors import TrtmatteError
+from trtmatte.models import get_config
+from trtmatte.runtime.session import MattingSession, SessionInfo, Timing
+
+from tiny_model import TinyMatting
+
+
+def test_latency_stats_percentiles():
+    s = latency_stats([i / 100 for i in range(1, 101)])  # 0.01 .. 1.00
+    assert s["mean"] == pytest.approx(0.505) and s["max"] == 1.0 and s["min"] == 0.01
+    assert s["p50"] == pytest.approx(0.505) and s["p90"] == pytest.approx(0.901) and s["p99"] == pytest.approx(0.9901)
+    assert list(s) == ["mean", "std", "min", "p50", "p90", "p95", "p99", "max"]
+
+
+class FakeGpuSession(MattingSession):
+    """Reports a fixed H2D/compute/D2H split, like a GPU session's CUDA events would."""
+
+    info = SessionInfo("torch", "fp16 (autocast)", "Fake GPU [PyTorch-CUDA]", "late_fusion", "2.11")
+
+    def run(self, images):
+        return np.zeros(images.shape[:3], np.float32)
+
+    def run_timed(self, images):
+        return self.run(images), Timing(0.008, 0.001, 0.006, 0.001)
+
+
+def test_result_labels_split_and_paper_ratio():
+    result = run_bench(FakeGpuSession(), BenchConfig(runs=4, warmup=1, pipeline_images=3),
+                       weights_note="randomly initialised late_fusion (no --weights)")
+    assert result["schema"] == SCHEMA_ID
+    assert result["label"] == "torch 2.11 fp16 (autocast) on Fake GPU [PyTorch-CUDA], 800x800, batch 1"
+    assert result["session"]["backend"] == "torch"  # never tensorrt unless TensorRT produced it
+    assert "tensorrt" not in result["label"].lower()
+    assert result["split_s"]["compute"]["mean"] == pytest.approx(0.006)
+    assert result["paper"] == {"seconds_per_image": 0.39, "size": "800x800", "speedup": pytest.approx(0.39 / 0.008),
+                               "comparable": True}
+    assert result["pipelined"]["compute_bound_images_per_s"] == pytest.approx(1 / 0.006)
+    assert any("randomly initialised" in n for n in result["notes"])
+    assert set(result["versions"]) >= {"trtmatte", "tensorrt", "tensorrt_rtx", "onnxruntime", "torch", "cuda-python"}
+
+
+def test_duration_mode_and_size_note():
+    result = run_bench(FakeGpuSession(), BenchConfig(height=64, width=96, batch=2, runs=1, duration_s=0.05, warmup=0))
+    assert result["runs"] >= 1 and result["duration_s"] >= 0.05
+    assert result["input"] == {"height": 64, "width": 96, "batch": 2}
+    assert result["paper"]["comparable"] is False and "not the paper's 800x800" in " ".join(result["notes"])
+    assert result["per_image_s"] == pytest.approx(0.004)
+
+
+@pytest.mark.parametrize("breakage,match", [
+    (lambda r: r.pop("latency_s"), "lacks 'latency_s'"),
+    (lambda r: r.update(schema="other/1"), "schema is 'other/1'"),
+    (lambda r: r["latency_s"].pop("p99"), "latency_s keys"),
+    (lambda r: r.update(split_s={"compute": {}}), "split_s"),
+    (lambda r: r["samples_s"].pop(), "number of samples_s"),
+    (lambda r: r["versions"].pop("tensorrt"), "versions lack 'tensorrt'"),
+    (lambda r: r.update(runs="3"), "'runs' has type str"),
+])
+def test_schema_rejects_broken_results(breakage, match):
+    result = run_bench(FakeGpuSession(), BenchConfig(runs=3, warmup=0))
+    validate(json.loads(json.dumps(result)))  # survives a JSON round trip
+    breakage(result)
+    with pytest.raises(TrtmatteError, match=match):
+        validate(result)
+
+
+@pytest.fixture(scope="module")
+def tiny_onnx(tmp_path_factory):
+    for module in ("onnxruntime", "onnx", "onnxscript", "onnxsim"):
+        pytest.importorskip(module, reason=f"{module} is needed to export and run the tiny graph (pip install -e '.[test]')")
+    from trtmatte.export import ExportOptions, export_onnx
+
+    path = tmp_path_factory.mktemp("tiny") / "tiny.onnx"
+    export_onnx(TinyMatting(), "late_fusion", get_config("late_fusion").preprocessing, path, ExportOptions())
+    return path
+
+
+def test_bench_cli_onnxruntime_end_to_end(tiny_onnx, tmp_path, capsys):
+    out_json, out_png = tmp_path / "bench.json", tmp_path / "bench.png"
+    args = ["bench", "--backend", "onnxruntime", "--onnx", str(tiny_onnx), "--size", "64x96", "--runs", "4",
+            "--warmup", "1", "--pipeline", "3", "--json", str(out_json)]
+    have_mpl = True
+    try:
+        import matplotlib  # noqa: F401
+        args += ["--plot", str(out_png)]
+    except ImportError:
+        have_mpl = False
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "onnxruntime 1.24" in printed and "vs the paper's 0.39 s per 800x800 image" in printed
+    result = validate(json.loads(out_json.read_text()))
+    assert result["session"]["backend"] == "onnxruntime" and result["runs"] == 4
+    assert result["input"] == {"height": 64, "width": 96, "batch": 1}
+    assert result["split_s"] is None and result["pipelined"]["images"] == 3
+    assert result["transfers"] == {"skipped": "not requested (--transfers)"}
+    assert result["weights"] is None
+    if have_mpl:
+        assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out_png.stat().st_size > 10_000
+
+
+def test_bench_cli_torch_random_weights_are_stated(tmp_path, capsys):
+    out_json = tmp_path / "t.json"
+    assert main(["bench", "--backend", "torch", "--variant", "late_fusion_lite", "--size", "64x64", "--runs", "2",
+                 "--warmup", "0", "--device", "cpu", "--json", str(out_json)]) == 0
+    result = json.loads(out_json.read_text())
+    assert result["weights"].startswith("randomly initialised late_fusion_lite")
+    assert "randomly initialised" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["--size", "800"], "sizes are HEIGHTxWIDTH"),
+    (["--runs", "0"], "--runs must be at least 1"),
+    (["--backend", "onnxruntime"], "--backend onnxruntime cannot run here: onnxruntime: needs --onnx"),
+    (["--backend", "torch", "--device", "cuda"] if not __import__("torch").cuda.is_available() else ["--runs", "-1"],
+     "cannot run here: torch: --device cuda but PyTorch sees no CUDA GPU|--runs must be at least 1"),
+    (["--backend", "onnxruntime", "--onnx", "nope.onnx"], "ONNX file nope.onnx not found"),
+])
+def test_bench_bad_input_one_line(argv, match, capsys):
+    try:
+        code = main(["bench", *argv])
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code in (1, 2)
+    import re
+    assert re.search(match, err), err

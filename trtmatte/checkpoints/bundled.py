@@ -1,0 +1,60 @@
+"""The demo model bundled in the package (``trtmatte/weights/``): where it is, what it is.
+
+The file is trained by ``trtmatte train`` (benchmarks/gpu/train_demo.sh) and dropped into
+``trtmatte/weights/``; its provenance (how it was trained, on what) is read from the checkpoint's
+own metadata, never restated here. Until the file exists, asking for it is a one-line error.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import TrtmatteError
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+# variant -> file name in WEIGHTS_DIR; the first one is what `trtmatte matte` uses by default
+BUNDLED = {"late_fusion_lite": "late_fusion_lite_demo.safetensors"}
+DEFAULT_VARIANT = next(iter(BUNDLED))
+
+
+def bundled_path(variant: str = DEFAULT_VARIANT) -> Path:
+    """Where the bundled checkpoint of ``variant`` lives (whether or not it is there)."""
+    if variant not in BUNDLED:
+        raise TrtmatteError(f"no bundled model for variant {variant!r} (bundled: {', '.join(BUNDLED)}): "
+                            "pass --weights CHECKPOINT")
+    return WEIGHTS_DIR / BUNDLED[variant]
+
+
+def default_weights(variant: str | None = None) -> Path:
+    """The bundled checkpoint to use when no --weights is given; a one-line error if it is missing."""
+    path = bundled_path(variant or DEFAULT_VARIANT)
+    if not path.is_file():
+        raise TrtmatteError(f"the bundled demo model {path.name} is missing from this installation "
+                            f"({path.parent}): pass --weights CHECKPOINT (train one with `trtmatte train`)")
+    return path
+
+
+def bundled_models() -> list[dict]:
+    """One row per bundled variant: its file, whether it is present, and the checkpoint's provenance."""
+    rows = []
+    for variant in BUNDLED:
+        path = bundled_path(variant)
+        row = {"variant": variant, "path": str(path), "present": path.is_file(), "provenance": {}}
+        if row["present"]:
+            row["provenance"] = read_provenance(path)
+            row["bytes"] = path.stat().st_size
+        rows.append(row)
+    return rows
+
+
+def read_provenance(path: str | Path) -> dict:
+    """The provenance JSON in a trtmatte checkpoint's header, without reading its tensors."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+        return json.loads(meta.get("provenance", "{}") or "{}")
+    except Exception as exc:  # corrupt header or JSON: say so, do not crash a listing
+        raise TrtmatteError(f"cannot read the metadata of {path} ({type(exc).__name__}): re-install trtmatte "
+                            "or replace the file") from None

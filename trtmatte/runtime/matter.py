@@ -1,0 +1,219 @@
+"""``trtmatte.Matter``: one object that picks the best backend available and says why.
+
+    from trtmatte import Matter
+    matter = Matter(onnx="late_fusion.onnx")        # backend="auto"
+    print(matter.reason)                            # e.g. "onnxruntime on cpu: ... (tensorrt: not installed)"
+    alpha = matter(image)                           # uint8 [H, W, 3] or [N, H, W, 3] -> float alpha [N, H, W]
+    for r in matter.run_files(paths): ...           # pipelined: decode ahead, results in input order
+
+``auto`` prefers TensorRT (an engine, or an ONNX to build and cache one) when TensorRT and a GPU are
+present, then onnxruntime on an ONNX graph (CUDA provider if installed, else CPU), then PyTorch on
+weights (CUDA if available, else CPU). A candidate that fails to open is skipped with its reason.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+
+from ..errors import TrtmatteError
+from .session import MattingSession
+
+BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What this machine offers, probed once (tests pass their own)."""
+
+    tensorrt: str | None  # "tensorrt 10.x" / "tensorrt_rtx 1.7", or None
+    gpu: str | None  # the CUDA GPU's name, or None
+    ort_cuda: bool  # onnxruntime has the CUDA execution provider
+    torch_cuda: bool
+
+    @classmethod
+    def probe(cls) -> "Environment":
+        from .. import _lazy
+        from ..engine.flavour import current_gpu
+
+        trt = next((n for n in ("tensorrt", "tensorrt_rtx") if _lazy.is_available(n)), None)
+        gpu = current_gpu()
+        ort_cuda = False
+        if _lazy.is_available("onnxruntime"):
+            ort_cuda = "CUDAExecutionProvider" in _lazy.require("onnxruntime").get_available_providers()
+        return cls(trt, gpu.name if gpu else None, ort_cuda, gpu is not None)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    backend: str
+    device: str
+    why: str
+
+
+def candidates(backend: str, env: Environment, *, onnx=None, engine=None, weights=None, variant=None,
+               device: str | None = None, random_weights: bool = False) -> tuple[list[Candidate], list[str]]:
+    """Backends to try in order, and the reasons others were passed over. Pure: no imports, no I/O."""
+    if backend not in BACKENDS:
+        raise TrtmatteError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    skipped: list[str] = []
+    out: list[Candidate] = []
+    want = BACKENDS[1:] if backend == "auto" else (backend,)
+    for name in want:
+        if name == "tensorrt":
+            if not (engine or onnx):
+                skipped.append("tensorrt: needs --engine or --onnx")
+            elif env.tensorrt is None:
+                skipped.append("tensorrt: not installed")
+            elif env.gpu is None:
+                skipped.append("tensorrt: no CUDA GPU")
+            elif device == "cpu":
+                skipped.append("tensorrt: --device cpu")
+            else:
+                out.append(Candidate("tensorrt", env.gpu, f"{env.tensorrt} and {env.gpu} present"))
+        elif name == "onnxruntime":
+            if not onnx:
+                skipped.append("onnxruntime: needs --onnx")
+            elif device == "cuda" or (device is None and env.ort_cuda):
+                if env.ort_cuda:
+                    out.append(Candidate("onnxruntime", "cuda", "onnxruntime's CUDA execution provider is installed"))
+                else:
+                    skipped.append("onnxruntime: --device cuda but no CUDA execution provider")
+            else:
+                why = "--device cpu" if device == "cpu" else "no CUDA execution provider (onnxruntime-gpu) installed"
+                out.append(Candidate("onnxruntime", "cpu", why))
+        else:
+            if not (weights or (variant and random_weights)):
+                skipped.append("torch: needs --weights")
+            elif device == "cuda" and not env.torch_cuda:
+                skipped.append("torch: --device cuda but PyTorch sees no CUDA GPU")
+            else:
+                dev = device or ("cuda" if env.torch_cuda else "cpu")
+                out.append(Candidate("torch", dev, "PyTorch sees a CUDA GPU" if dev == "cuda" and device is None
+                                     else f"device {dev}"))
+    return out, skipped
+
+
+class Matter:
+    def __init__(self, backend: str = "auto", *, onnx: str | os.PathLike | None = None,
+                 engine: str | os.PathLike | None = None, weights: str | os.PathLike | None = None,
+                 variant: str | None = None, device: str | None = None, precision: str = "fp32",
+                 max_side: int | None = None, slots: int = 1, graphs: bool = False, random_weights: bool = False,
+                 env: Environment | None = None, log: Callable[[str], None] | None = None):
+        """``random_weights``: with no ``weights``, PyTorch may run a randomly initialised ``variant``
+        (for timing only; said in the session's ``weights_note``)."""
+        env = env or Environment.probe()
+        if weights is None and not random_weights:
+            weights = _bundled_weights(variant)
+        cands, skipped = candidates(backend, env, onnx=onnx, engine=engine, weights=weights, variant=variant,
+                                    device=device, random_weights=random_weights)
+        self.log = log or (lambda msg: None)
+        errors: list[str] = []
+        for cand in cands:
+            try:
+                self.session = self._open(cand, onnx=onnx, engine=engine, weights=weights, variant=variant,
+                                          precision=precision, max_side=max_side, slots=slots, graphs=graphs)
+            except TrtmatteError as exc:
+                if backend != "auto":
+                    raise
+                errors.append(f"{cand.backend}: {exc}")
+                continue
+            passed = "; ".join(skipped + errors)
+            self.backend = cand.backend
+            self.reason = f"{cand.backend} on {cand.device}: {cand.why}" + (f" (passed over: {passed})" if passed else "")
+            return
+        detail = "; ".join(skipped + errors)
+        if backend != "auto":
+            raise TrtmatteError(f"--backend {backend} cannot run here: {detail}")
+        raise TrtmatteError(f"no backend can run{' (' + detail + ')' if detail else ''}: "
+                            "give --onnx MODEL.onnx, --engine PLAN or --weights CKPT")
+
+    def _open(self, cand: Candidate, *, onnx, engine, weights, variant, precision, max_side, slots, graphs) -> MattingSession:
+        if cand.backend != "torch" and max_side:
+            raise TrtmatteError("--max-side is baked into an exported graph: re-export with `trtmatte export --max-side`")
+        if cand.backend == "tensorrt":
+            from .tensorrt_session import TensorRTSession
+
+            plan = engine
+            if not plan:
+                from ..engine.cache import EngineCache
+
+                plan, hit = EngineCache().get_or_build(onnx)
+                self.log(f"engine: {plan} ({'cached' if hit else 'built now, cached for next time'})")
+            return TensorRTSession(plan, slots=slots, graphs=graphs)
+        if cand.backend == "onnxruntime":
+            from .ort_session import OrtSession
+
+            if precision != "fp32":
+                raise TrtmatteError("onnxruntime's precision is the graph's: pass an fp16/int8 graph from `trtmatte quantize`")
+            return OrtSession(onnx, device=cand.device)
+        return open_torch(weights, variant, cand.device, precision=precision, max_side=max_side, slots=slots,
+                          graphs=graphs, log=self.log)
+
+    @property
+    def info(self):
+        return self.session.info
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        return self.session.run(images)
+
+    def run_files(self, paths: Iterable[str | os.PathLike], workers: int = 2) -> Iterator[Any]:
+        """Pipelined over image files: ItemResult per path, in order (alpha [H, W] in ``value``)."""
+        from ..imageio import read_rgb
+        from .pipeline import Pipeline, as_backend
+
+        def prepare(path):
+            return read_rgb(path)[None]
+        for result in Pipeline(as_backend(self.session), prepare, workers).run(paths):
+            if result.ok:
+                result.value = result.value[0]
+            yield result
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _bundled_weights(variant: str | None):
+    """The bundled demo checkpoint, if this installation has one for ``variant`` (any, when None)."""
+    from ..checkpoints.bundled import BUNDLED, bundled_path
+
+    if variant is not None and variant not in BUNDLED:
+        return None
+    path = bundled_path(variant) if variant else bundled_path()
+    return path if path.is_file() else None
+
+
+def open_torch(weights, variant, device: str, *, precision="fp32", max_side=None, slots=1, graphs=False,
+               max_shape=(1, 800, 800, 3), log: Callable[[str], None] = lambda m: None):
+    """A TorchSession from a checkpoint, or (no weights) a randomly initialised registry variant,
+    which is stated in ``weights_note`` and the log because its mattes mean nothing."""
+    import torch
+
+    from ..models import create_model, get_config
+    from .torch_session import TorchSession
+
+    if weights:
+        from ..checkpoints.native import load_model
+
+        model, info = load_model(weights, variant)
+        pre, name = info.preprocessing, info.variant
+        note = f"weights {info.path} ({info.provenance.get('weights', 'provenance not recorded')})"
+    else:
+        torch.manual_seed(0)
+        model, name = create_model(variant), variant
+        pre = get_config(variant).preprocessing
+        note = f"randomly initialised {variant} (no --weights): timing only, the mattes mean nothing"
+    if max_side:
+        pre = dataclasses.replace(pre, max_side=max_side)
+    log(f"weights: {note}")
+    return TorchSession(model, pre, name, device, precision=precision, slots=slots, graphs=graphs,
+                        max_shape=max_shape, weights_note=note)
