@@ -1,6 +1,6 @@
 """README's picture of the bundled demo model's mattes on real photos (scikit-image's bundled
 astronaut, chelsea, coffee, rocket) and on held-out synthetic composites, with the PyTorch CPU
-backend.  Usage: python docs/make_demo_figure.py docs/demo_mattes.png [HELDOUT_DIR]"""
+backend.  Usage: python docs/make_demo_figure.py docs/demo_mattes.jpg [HELDOUT_DIR]"""
 from __future__ import annotations
 
 import sys
@@ -13,7 +13,7 @@ from trtmatte.checkpoints.native import load_model
 from trtmatte.data.synthetic import skimage_image
 from trtmatte.runtime import TorchSession
 
-TILE = 256
+TILE = 192
 
 
 def tile(image: np.ndarray) -> np.ndarray:
@@ -44,7 +44,7 @@ def main(out: str, heldout: str | None = None) -> None:
         rows.append(tile((truth * 255).round().astype(np.uint8)) if truth is not None else np.full((TILE, TILE, 3), 255, np.uint8))
         columns.append(np.concatenate(rows, 0))
     figure = np.concatenate(columns, 1)
-    cv2.imwrite(out, figure[..., ::-1])
+    cv2.imwrite(out, figure[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
     print(f"wrote {out}: rows = input, predicted alpha, ground truth (composites only)")
 
 

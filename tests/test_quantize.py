@@ -232,6 +232,42 @@ def test_int8_calibration_is_deterministic(int8, lite_f32, calibration):
     assert onnx.load(str(path)).graph == onnx.load(str(again)).graph
 
 
+def test_calibration_in_chunks_equals_one_pass(int8, lite_f32, calibration, monkeypatch):
+    """Images are fed to onnxruntime a few at a time (memory); max ranges merge exactly."""
+    from trtmatte.quantize import int8 as int8_module
+
+    assert len(calibration) <= int8_module.CALIBRATION_CHUNK  # the fixture ran in one pass
+    monkeypatch.setattr(int8_module, "CALIBRATION_CHUNK", 1)
+    chunked = lite_f32.parent / "lite_int8_chunked.onnx"
+    quantize_int8(lite_f32, chunked, calibration, method="max")
+    first, second = _scales(int8[0]), _scales(chunked)
+    assert first.keys() == second.keys() and all(np.array_equal(first[k], second[k]) for k in first)
+
+
+def test_onnxruntime_target_quantizes_conv_outputs(int8, lite_f32, anatomy, calibration, evaluation):
+    """target="onnxruntime": DQ -> Conv -> Q around every quantized Conv (onnxruntime fuses that into
+    QLinearConv), uint8 activations; the TensorRT placement has no Q on a Conv output."""
+    path = lite_f32.parent / "lite_int8_ort.onnx"
+    report = quantize_int8(lite_f32, path, calibration, method="max", target="onnxruntime")
+
+    def q_after_conv(p):
+        graph = onnx.load(str(p)).graph
+        prod = producers(graph)
+        qs = [n for n in graph.node if n.op_type == "QuantizeLinear"
+              and getattr(prod.get(n.input[0]), "op_type", None) == "Conv"]
+        zero_points = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+        return qs, zero_points
+
+    qs, zp = q_after_conv(path)
+    assert len(qs) == report.quantized_convs
+    assert all(zp[q.input[2]].dtype == np.uint8 for q in qs)
+    assert q_after_conv(int8[0])[0] == []
+    errors, _ = alpha_errors(path, evaluation)
+    assert errors.mean() < 0.1  # a working graph (untrained weights: INT8 error is large, see README)
+    with pytest.raises(TrtmatteError, match="unknown INT8 target"):
+        quantize_int8(lite_f32, path, calibration, target="cpu")
+
+
 def test_percentile_clips_below_max(int8, lite_f32, calibration):
     """'percentile' maps to onnxruntime's Percentile calibrator: ranges at most the maximum's,
     some strictly smaller (a 99.9th percentile of these activations is below their maximum)."""

@@ -124,9 +124,23 @@ def test_matter_falls_back_when_a_candidate_fails(tiny_onnx):
         Matter("tensorrt", engine=tiny_onnx.with_suffix(".plan"), env=env)
 
 
-def test_matter_with_nothing_to_run():
+def test_matter_with_nothing_to_run(monkeypatch, tmp_path):
+    from trtmatte.checkpoints import bundled
+
+    monkeypatch.setattr(bundled, "WEIGHTS_DIR", tmp_path)  # an installation without the demo model
     with pytest.raises(TrtmatteError, match="no backend can run .*give --onnx MODEL.onnx"):
         Matter(env=CPU_ONLY)
+
+
+def test_matter_falls_back_to_the_bundled_model():
+    from trtmatte.checkpoints.bundled import bundled_path
+
+    if not bundled_path().is_file():
+        pytest.skip(f"the bundled demo model is not installed ({bundled_path()})")
+    with Matter(env=CPU_ONLY) as matter:
+        assert matter.backend == "torch" and str(bundled_path()) in matter.session.weights_note
+        alpha = matter(np.full((40, 56, 3), 128, np.uint8))
+        assert alpha.shape == (1, 40, 56) and 0 <= alpha.min() <= alpha.max() <= 1
 
 
 def test_matter_run_files_in_order_with_a_bad_file(tiny_onnx, tmp_path):

@@ -36,6 +36,9 @@ class Quantize(Command):
                            help="calibration images are centre-cropped square and resized to this (default 512)")
         calib.add_argument("--method", nargs="+", default=["max"], choices=["max", "entropy", "percentile"],
                            help="activation calibration (default max); several compare them")
+        calib.add_argument("--target", default="tensorrt", choices=["tensorrt", "onnxruntime"],
+                           help="whose int8 kernels the Q/DQ placement is for (default tensorrt; onnxruntime: "
+                                "Conv outputs quantized too, uint8 activations, so its CPU runs QLinearConv)")
         calib.add_argument("--percentile", type=float, default=99.999, help="for --method percentile (default 99.999)")
         calib.add_argument("--exclude", nargs="*", default=None, metavar="ROLE_OR_NODE",
                            help="Convs kept in float: roles stem, logits, image_convs and/or node names "
@@ -77,8 +80,8 @@ class Quantize(Command):
                       f"{r.size_bytes / 2**20:.1f} MiB -> {path} ({r.seconds:.1f} s)")
             else:
                 r = quantize_int8(args.model, path, calib_images, method=method, exclude=exclude,
-                                  percentile=args.percentile)
-                print(f"int8 ({method}): {r.quantized_convs} convs quantized, {len(r.excluded)} kept in float, "
+                                  percentile=args.percentile, target=args.target)
+                print(f"int8 ({method}, for {args.target}): {r.quantized_convs} convs quantized, {len(r.excluded)} kept in float, "
                       f"calibrated on {r.calibration_images} images {r.image_shape[0]}x{r.image_shape[1]}, "
                       f"{r.size_bytes / 2**20:.1f} MiB -> {path} ({r.seconds:.1f} s)")
             candidates.append(Candidate(precision if precision == "fp16" else f"int8 ({method})", str(path),
@@ -138,10 +141,9 @@ class Quantize(Command):
         composites = [load_sample(s) for s in held_out[: args.eval_count]]
         photos = []
         if not args.no_photos:
-            from ..models.bn_recalibration import sample_photos
+            from ..models.bn_recalibration import named_photos
 
-            names = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle", "hubble")
-            photos = list(zip(names, sample_photos(max_side=800)))
+            photos = named_photos(max_side=800)
         meta = read_graph_metadata(args.model)
         weights = meta.get("weights_provenance") or "not recorded in the graph"
         return accuracy_report(args.model, candidates, composites, photos, band=args.band,

@@ -7,6 +7,6 @@ photos). The parts of the graph are found structurally (:mod:`.anatomy`). Heavy 
 onnxruntime, onnxconverter-common) are imported when a function is called.
 """
 from .fp16 import FP16Report, convert_fp16
-from .int8 import CALIBRATION_METHODS, DEFAULT_EXCLUDE, INT8Report, quantize_int8
+from .int8 import CALIBRATION_METHODS, DEFAULT_EXCLUDE, INT8_TARGETS, INT8Report, quantize_int8
 
-__all__ = ["CALIBRATION_METHODS", "DEFAULT_EXCLUDE", "FP16Report", "INT8Report", "convert_fp16", "quantize_int8"]
+__all__ = ["CALIBRATION_METHODS", "DEFAULT_EXCLUDE", "INT8_TARGETS", "FP16Report", "INT8Report", "convert_fp16", "quantize_int8"]

@@ -206,7 +206,7 @@ def open_torch(weights, variant, device: str, *, precision="fp32", max_side=None
 
         model, info = load_model(weights, variant)
         pre, name = info.preprocessing, info.variant
-        note = f"weights {info.path} ({info.provenance.get('weights', 'provenance not recorded')})"
+        note = f"{info.path} ({info.provenance.get('weights', 'provenance not recorded')})"
     else:
         torch.manual_seed(0)
         model, name = create_model(variant), variant
