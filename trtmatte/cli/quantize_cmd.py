@@ -68,7 +68,12 @@ class Quantize(Command):
                 raise TrtmatteError("--eval is the calibration set: the report needs held-out composites")
         for _, _, path in jobs:
             check_writable(path)
-        calib_images = self._calibration_images(args) if args.calib and "int8" in args.precision else None
+        from ..data import read_manifest
+
+        calib_samples = read_manifest(args.calib) if args.calib else None
+        # the held-out set is checked before minutes of calibration, not after
+        held_out = self._held_out(args, calib_samples) if args.report else None
+        calib_images = self._calibration_images(args, calib_samples) if calib_samples and "int8" in args.precision else None
         exclude = DEFAULT_EXCLUDE if args.exclude is None else tuple(args.exclude)
         candidates = []
         from ..quantize.accuracy import Candidate
@@ -87,7 +92,7 @@ class Quantize(Command):
             candidates.append(Candidate(precision if precision == "fp16" else f"int8 ({method})", str(path),
                                         precision, method if precision == "int8" else None))
         if args.report:
-            report = self._report(args, candidates)
+            report = self._report(args, candidates, held_out)
             from ..quantize.accuracy import format_report
 
             with atomic_output(args.report) as tmp:
@@ -112,32 +117,36 @@ class Quantize(Command):
         return [(p, m, out / f"{stem}.{p}{'' if m is None else '-' + m}.onnx") for p, m in jobs]
 
     @staticmethod
-    def _calibration_images(args):
-        from ..data import read_manifest
+    def _calibration_images(args, samples):
         from ..data.calibset import square_images
         from ..errors import TrtmatteError
 
         if args.calib_count < 1 or args.calib_size < 32:
             raise TrtmatteError("--calib-count must be >= 1 and --calib-size >= 32")
-        samples = read_manifest(args.calib)
         step = max(1, len(samples) // args.calib_count)
         chosen = samples[::step][: args.calib_count]  # spread over the set: every foreground, many backgrounds
         return square_images(chosen, args.calib_size)
 
     @staticmethod
-    def _report(args, candidates) -> dict:
-        from ..data import load_sample, read_manifest
+    def _held_out(args, calib_samples):
+        """The --eval samples, refused if they share a background with the calibration set."""
+        from ..data import read_manifest
         from ..errors import TrtmatteError
-        from ..runtime.ort_session import read_graph_metadata
-        from ..quantize.accuracy import accuracy_report
 
         held_out = read_manifest(args.eval)
-        if args.calib:
-            calib_bg = {s.bg for s in read_manifest(args.calib)}
-            shared = sorted(calib_bg & {s.bg for s in held_out})
+        if calib_samples:
+            shared = sorted({s.bg for s in calib_samples} & {s.bg for s in held_out})
             if shared:
                 raise TrtmatteError(f"--eval shares backgrounds with --calib ({', '.join(shared[:3])}): "
                                     "not held out; build it with other backgrounds (--split heldout)")
+        return held_out
+
+    @staticmethod
+    def _report(args, candidates, held_out) -> dict:
+        from ..data import load_sample
+        from ..runtime.ort_session import read_graph_metadata
+        from ..quantize.accuracy import accuracy_report
+
         composites = [load_sample(s) for s in held_out[: args.eval_count]]
         photos = []
         if not args.no_photos:

@@ -74,11 +74,14 @@ def _mean_metrics(alphas: list[np.ndarray], truths: list[np.ndarray], band: int)
     return {r: {m: float(np.mean(v)) for m, v in ms.items()} for r, ms in table.items()}
 
 
-def _run(session_factory: Callable, path: str, images: Sequence[np.ndarray]) -> tuple[list[np.ndarray], float]:
+def _run(session_factory: Callable, path: str, images: Sequence[np.ndarray],
+         photos: Sequence[np.ndarray]) -> tuple[list[np.ndarray], float, list[np.ndarray]]:
+    """One session per graph: (alphas of ``images``, seconds they took, alphas of ``photos``)."""
     session = session_factory(path)
     start = time.perf_counter()
     out = [session.run(image)[0] for image in images]
-    return out, time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    return out, seconds, [session.run(image)[0] for image in photos]
 
 
 def accuracy_report(reference: str, candidates: Sequence[Candidate], composites: Sequence[tuple[np.ndarray, np.ndarray]],
@@ -96,15 +99,13 @@ def accuracy_report(reference: str, candidates: Sequence[Candidate], composites:
     say = progress or (lambda _msg: None)
 
     say(f"fp32: {reference}")
-    ref_alphas, ref_seconds = _run(OrtSession, reference, images)
-    ref_photos, _ = _run(OrtSession, reference, photo_images)
+    ref_alphas, ref_seconds, ref_photos = _run(OrtSession, reference, images, photo_images)
     fp32 = GraphAccuracy("fp32", reference, "fp32", None, _graph_size(reference), ref_seconds,
                          metrics=_mean_metrics(ref_alphas, truths, band))
     results = [fp32]
     for cand in candidates:
         say(f"{cand.label}: {cand.path}")
-        alphas, seconds = _run(OrtSession, cand.path, images)
-        photo_alphas, _ = _run(OrtSession, cand.path, photo_images)
+        alphas, seconds, photo_alphas = _run(OrtSession, cand.path, images, photo_images)
         metrics = _mean_metrics(alphas, truths, band)
         relative = {r: {m: (metrics[r][m] - fp32.metrics[r][m]) / fp32.metrics[r][m] if fp32.metrics[r][m] else 0.0
                         for m in METRICS} for r in REGIONS}
