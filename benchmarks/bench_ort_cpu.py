@@ -25,7 +25,8 @@ def graphs(tmp_path_factory):
     """{"fp32": ..., "int8": ..., "int8-onnxruntime": ...} paths of the whole-pipeline late_fusion graph."""
     from trtmatte.export import ExportOptions, export_onnx
     from trtmatte.models import create_model, get_config
-    from trtmatte.models.bn_recalibration import recalibrate_batchnorm, sample_photos
+    from trtmatte.data.photos import sample_photos
+    from trtmatte.models.bn_recalibration import recalibrate_batchnorm
     from trtmatte.quantize import quantize_int8
 
     root = tmp_path_factory.mktemp("ort_bench")

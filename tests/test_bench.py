@@ -119,9 +119,9 @@ def test_bench_cli_torch_random_weights_are_stated(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv,match", [
-    (["--size", "800"], "sizes are HEIGHTxWIDTH"),
+    (["--size", "800"], "--size must look like HxW"),
     (["--runs", "0"], "--runs must be at least 1"),
-    (["--backend", "onnxruntime"], "--backend onnxruntime cannot run here: onnxruntime: needs --onnx"),
+    (["--backend", "onnxruntime"], "--backend onnxruntime needs --onnx"),
     (["--backend", "torch", "--device", "cuda"] if not __import__("torch").cuda.is_available() else ["--runs", "-1"],
      "cannot run here: torch: --device cuda but PyTorch sees no CUDA GPU|--runs must be at least 1"),
     (["--backend", "onnxruntime", "--onnx", "nope.onnx"], "ONNX file nope.onnx not found"),

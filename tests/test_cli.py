@@ -49,7 +49,7 @@ def test_import_and_help_never_touch_gpu_stacks(poisoned_gpu_stacks):
             "for m in pkgutil.walk_packages(trtmatte.__path__, 'trtmatte.'):\n"
             "    if not m.name.endswith('__main__'):  # that one runs the CLI\n"
             "        importlib.import_module(m.name)\n"
-            "from trtmatte._lazy import tensorrt\n"
+            "from trtmatte.engine.flavour import import_tensorrt as tensorrt\n"
             "try:\n    tensorrt()\nexcept Exception as e:\n    print(type(e).__name__)\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        env={**os.environ, **env}, timeout=300)
@@ -62,7 +62,7 @@ def test_import_and_help_never_touch_gpu_stacks(poisoned_gpu_stacks):
     for args in (["--help"], ["matte", "--help"], ["models", "--help"], ["convert-weights", "--help"]):
         r = run_cli(*args, env=env)
         assert r.returncode == 0 and "usage: trtmatte" in r.stdout, (args, r.stderr)
-    r = subprocess.run([sys.executable, "-c", code.split("from trtmatte._lazy")[0]], capture_output=True,
+    r = subprocess.run([sys.executable, "-c", code.split("from trtmatte.engine.flavour")[0]], capture_output=True,
                        text=True, env={**os.environ, **env}, timeout=300)
     assert r.returncode == 0, r.stderr
     assert not log.exists(), log.read_text()
@@ -77,12 +77,12 @@ def test_lazy_require_names_install_hint():
 
 
 def test_tensorrt_flavour_override_is_validated(monkeypatch):
-    from trtmatte import _lazy
+    from trtmatte.engine.flavour import import_tensorrt
     from trtmatte.errors import DependencyMissing
 
     monkeypatch.setenv("TRTMATTE_TENSORRT", "tensorflow")
     with pytest.raises(DependencyMissing, match="unknown TensorRT flavour 'tensorflow'"):
-        _lazy.tensorrt()
+        import_tensorrt()
 
 
 def test_models_json(capsys):

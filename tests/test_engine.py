@@ -147,7 +147,7 @@ def test_build_cli_bad_input_exit_1(tmp_path, capsys):
     assert main(["build", str(tmp_path / "missing.onnx"), "-o", str(tmp_path / "x.plan"), "--no-progress"]) == 1
     assert "ONNX file" in capsys.readouterr().err
     assert main(["build", str(tmp_path / "missing.onnx"), "-o", str(tmp_path / "x.plan"), "--min", "big"]) == 1
-    assert "shapes are HxW" in capsys.readouterr().err
+    assert "--min must look like HxW" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +156,7 @@ def reduced_precision_plans(late_fusion_export, tmp_path_factory):
     import numpy as np
     from PIL import Image
 
-    from trtmatte.models.bn_recalibration import sample_photos
+    from trtmatte.data.photos import sample_photos
     from trtmatte.quantize import convert_fp16, quantize_int8
 
     onnx_path = late_fusion_export[0]

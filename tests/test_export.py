@@ -12,7 +12,7 @@ ort = pytest.importorskip("onnxruntime", reason="onnxruntime is needed for expor
 from trtmatte.errors import TrtmatteError  # noqa: E402
 from trtmatte.export import ExportOptions, export_onnx  # noqa: E402
 from trtmatte.models import get_config  # noqa: E402
-from trtmatte.models.pipeline import MattingPipeline  # noqa: E402
+from trtmatte.models.matting_pipeline import MattingPipeline  # noqa: E402
 
 from tiny_model import TinyMatting  # noqa: E402
 
@@ -116,7 +116,7 @@ def test_bad_options(tmp_path):
 
 
 def test_failed_export_leaves_nothing(tmp_path, monkeypatch):
-    import trtmatte.export.onnx_export as mod
+    import trtmatte.contract.graphio as mod
 
     def broken_checker(*a, **k):
         raise TrtmatteError("exported graph fails onnx.checker: simulated")
@@ -143,7 +143,7 @@ def test_parser_error_names_the_node(tmp_path):
 
     from trtmatte.engine.parser import parse_onnx
 
-    # DESIGN.md section 3: TensorRT only casts uint8 tensors; transposing one is rejected.
+    # docs/design.md: TensorRT only casts uint8 tensors; transposing one is rejected.
     node = helper.make_node("Transpose", ["image"], ["t"], name="transpose_uint8", perm=[0, 3, 1, 2])
     graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("image", TensorProto.UINT8, [1, 4, 4, 3])],
                               [helper.make_tensor_value_info("t", TensorProto.UINT8, [1, 3, 4, 4])])

@@ -16,11 +16,11 @@ ort = pytest.importorskip("onnxruntime", reason="onnxruntime is needed to run th
 
 from trtmatte.errors import TrtmatteError  # noqa: E402
 from trtmatte.export import ExportOptions, export_onnx  # noqa: E402
-from trtmatte.export.fused_blend import expand_fused_blend, fuse_blend, fused_blend_nodes, node_attrs  # noqa: E402
-from trtmatte.export.onnx_export import check_graph  # noqa: E402
+from trtmatte.export.blend_rewrite import expand_fused_blend, fuse_blend, fused_blend_nodes, node_attrs  # noqa: E402
+from trtmatte.contract.graphio import check_graph  # noqa: E402
 from trtmatte.models import get_config  # noqa: E402
 from trtmatte.plugins import library  # noqa: E402
-from trtmatte.plugins.fused_blend import FusedBlendAttrs, reference_alpha  # noqa: E402
+from trtmatte.plugins.blend_op import FusedBlendAttrs, reference_alpha  # noqa: E402
 
 from plugin_build import built_library  # noqa: E402
 from tiny_model import TinyLateFusion  # noqa: E402

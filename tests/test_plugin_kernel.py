@@ -15,7 +15,7 @@ import pytest
 from trtmatte.errors import TrtmatteError
 from trtmatte.plugins import library
 from trtmatte.plugins.fatbin import architectures
-from trtmatte.plugins.fused_blend import FusedBlendAttrs, reference_alpha
+from trtmatte.plugins.blend_op import FusedBlendAttrs, reference_alpha
 
 from plugin_build import built_library, cmake_build
 

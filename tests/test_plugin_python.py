@@ -12,7 +12,7 @@ import pytest
 
 from trtmatte.errors import TrtmatteError
 from trtmatte.plugins import library
-from trtmatte.plugins.fused_blend import (FusedBlendAttrs, output_dtype, output_shape, reference_alpha,
+from trtmatte.plugins.blend_op import (FusedBlendAttrs, output_dtype, output_shape, reference_alpha,
                                           supports_combination)
 
 from plugin_build import built_library
@@ -209,6 +209,6 @@ def test_plugin_modules_do_not_import_tensorrt():
     import sys
 
     code = ("import sys, trtmatte.plugins, trtmatte.plugins.trt_plugin, trtmatte.plugins.library, "
-            "trtmatte.export.fused_blend\nprint(sorted(m for m in ('tensorrt', 'tensorrt_rtx', 'cupy') if m in sys.modules))")  # not 'cuda': torch probes cuda.bindings itself
+            "trtmatte.export.blend_rewrite\nprint(sorted(m for m in ('tensorrt', 'tensorrt_rtx', 'cupy') if m in sys.modules))")  # not 'cuda': torch probes cuda.bindings itself
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "[]", r.stderr

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from trtmatte.models import get_config
-from trtmatte.models.pipeline import MattingPipeline
+from trtmatte.models.matting_pipeline import MattingPipeline
 from trtmatte.models.preprocess import normalize, resize_nchw, resize_weights, working_size
 
 

@@ -19,14 +19,14 @@ from onnx import TensorProto, numpy_helper  # noqa: E402
 
 from trtmatte.errors import TrtmatteError  # noqa: E402
 from trtmatte.quantize import convert_fp16, quantize_int8  # noqa: E402
-from trtmatte.quantize.anatomy import analyse, name_nodes  # noqa: E402
+from trtmatte.contract.anatomy import analyse, name_nodes  # noqa: E402
 
 VARIANT = "late_fusion_lite"
 
 
 @pytest.fixture(scope="module")
 def photos():
-    from trtmatte.models.bn_recalibration import sample_photos
+    from trtmatte.data.photos import sample_photos
 
     return sample_photos(max_side=320)
 
@@ -36,7 +36,8 @@ def lite_f32(tmp_path_factory):
     """The exported FP32 graph (float32 alpha, so errors are measured below 1/255)."""
     from trtmatte.export import ExportOptions, export_onnx
     from trtmatte.models import create_model, get_config
-    from trtmatte.models.bn_recalibration import recalibrate_batchnorm, sample_photos
+    from trtmatte.data.photos import sample_photos
+    from trtmatte.models.bn_recalibration import recalibrate_batchnorm
 
     torch.manual_seed(0)
     pre = get_config(VARIANT).preprocessing

@@ -10,7 +10,7 @@ import torch
 from trtmatte.errors import TrtmatteError
 from trtmatte.models import get_config
 from trtmatte.runtime.matter import Environment, Matter, candidates
-from trtmatte.runtime.pipeline import Pipeline, as_backend
+from trtmatte.runtime.pipelined import Pipeline, as_backend
 
 from tiny_model import TinyMatting
 

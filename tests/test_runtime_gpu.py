@@ -78,7 +78,7 @@ def test_torch_cuda_session_pinned_no_per_call_allocation(graphs):
 
 @needs_torch_cuda
 def test_torch_cuda_pipelined_two_slots_in_order():
-    from trtmatte.runtime.pipeline import Pipeline, as_backend
+    from trtmatte.runtime.pipelined import Pipeline, as_backend
     from trtmatte.runtime.torch_session import TorchSession
 
     gpu = TorchSession(TinyMatting().eval(), PRE, "tiny", "cuda", slots=2, max_shape=(1, 96, 96, 3))

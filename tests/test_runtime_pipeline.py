@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from trtmatte.runtime.pipeline import Pipeline, SerialBackend, as_backend
+from trtmatte.runtime.pipelined import Pipeline, SerialBackend, as_backend
 
 from fake_cuda import fake_session
 

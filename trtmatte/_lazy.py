@@ -7,7 +7,6 @@ package becomes a :class:`DependencyMissing` error with the install hint.
 from __future__ import annotations
 
 import importlib
-import os
 from types import ModuleType
 
 from .errors import DependencyMissing
@@ -46,23 +45,3 @@ def is_available(name: str) -> bool:
     except ImportError:
         return False
     return True
-
-
-def tensorrt(flavour: str | None = None) -> ModuleType:
-    """The TensorRT module: ``tensorrt`` if installed, else ``tensorrt_rtx``.
-
-    ``flavour`` (or the TRTMATTE_TENSORRT environment variable) forces one: "tensorrt" or
-    "tensorrt_rtx". Both expose the same builder/parser API for what trtmatte uses.
-    """
-    flavour = flavour or os.environ.get("TRTMATTE_TENSORRT")
-    if flavour:
-        if flavour not in ("tensorrt", "tensorrt_rtx"):
-            raise DependencyMissing(f"unknown TensorRT flavour {flavour!r}: use 'tensorrt' or 'tensorrt_rtx'")
-        return require(flavour, "TensorRT engines")
-    for name in ("tensorrt", "tensorrt_rtx"):
-        if is_available(name):
-            return importlib.import_module(name)
-    raise DependencyMissing(
-        "neither tensorrt nor tensorrt_rtx is installed (needed for TensorRT engines): "
-        f"{INSTALL_HINTS['tensorrt']}, or {INSTALL_HINTS['tensorrt_rtx']}"
-    )

@@ -35,7 +35,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # run from a copy of the repo, not installed
-from trtmatte.cli.base import parse_hw  # noqa: E402
+from trtmatte.shapes import ShapeError, parse_hw  # noqa: E402
 
 BLEND = REPO / "plugins" / "blend"
 DTYPE_PAIRS = [(i, o) for i in ("float32", "float16") for o in ("float32", "float16", "uint8")]
@@ -106,7 +106,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     try:
         args.sizes = [parse_hw(s) for s in args.sizes.split(",")]
         args.check_size = parse_hw(args.check_size)
-    except argparse.ArgumentTypeError as exc:
+    except ShapeError as exc:
         p.error(str(exc))
     if args.iters < 1 or args.reps < 1:
         p.error("--iters and --reps must be positive")
@@ -160,7 +160,7 @@ def run_sanitizer(build: Path, log: Log) -> dict:
 
 def correctness(torch, lib, cpu_path: str, size: tuple[int, int], log: Log) -> list[dict]:
     from trtmatte.plugins import library
-    from trtmatte.plugins.fused_blend import FusedBlendAttrs, reference_alpha
+    from trtmatte.plugins.blend_op import FusedBlendAttrs, reference_alpha
 
     tdt = {"float32": torch.float32, "float16": torch.float16, "uint8": torch.uint8}
     results = []
@@ -230,7 +230,7 @@ def time_graph_ms(torch, fn, iters: int, reps: int) -> float:
 
 def timing(torch, lib_path: str, sizes, iters: int, reps: int, peak_gbs: float, log: Log) -> list[dict]:
     from trtmatte.plugins import library
-    from trtmatte.plugins.fused_blend import KERNEL_DTYPES
+    from trtmatte.plugins.blend_op import KERNEL_DTYPES
 
     lib = library.load_kernel_library(lib_path)
     tdt = {"float32": torch.float32, "float16": torch.float16, "uint8": torch.uint8}

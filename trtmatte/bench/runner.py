@@ -54,7 +54,7 @@ def _timed_runs(session, images: np.ndarray, config: BenchConfig):
 
 
 def _pipelined(session, images: np.ndarray, config: BenchConfig, serial_s: float, split: dict | None) -> dict:
-    from ..runtime.pipeline import Pipeline, as_backend
+    from ..runtime.pipelined import Pipeline, as_backend
 
     backend = as_backend(session)
     frames = [images] * config.pipeline_images

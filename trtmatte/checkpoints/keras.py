@@ -1,6 +1,6 @@
 """Convert the authors' Keras HDF5 weights (Late Fusion CNN) into a trtmatte state_dict.
 
-The authors' file (Keras ``model.save`` / ``save_weights``, DESIGN.md section 1) holds one group
+The authors' file (Keras ``model.save`` / ``save_weights``, docs/design.md) holds one group
 per layer, ``model_weights/<layer>/<layer>/<weight>:0`` (``save_weights`` puts the layer groups
 at the file root instead; both are read). Keras names containing ``/`` (DenseNet's
 ``conv1/conv``) are nested HDF5 groups; h5py path lookups walk them.
@@ -30,9 +30,9 @@ from ..errors import TrtmatteError
 # file is a one-line change here. Placeholders: {B} Keras block number (torch denseblock B-1),
 # {I} dense layer index (1-based), {N} decoder prefix, {i} deconv / fusion index, {k} side level,
 # {j} side conv index.
-# Sources: encoder = Keras' keras.applications DenseNet names (given in DESIGN.md section 1);
-# decoder up4/side and fusion names = the authors' code as summarised in DESIGN.md section 1.
-# INFERRED (DESIGN.md only says "up-blocks {N}_deconv5..1"): "deconv_conv" and "deconv_bn".
+# Sources: encoder = Keras' keras.applications DenseNet names (given in docs/design.md);
+# decoder up4/side and fusion names = the authors' code as summarised in docs/design.md.
+# INFERRED (docs/design.md only says "up-blocks {N}_deconv5..1"): "deconv_conv" and "deconv_bn".
 # --------------------------------------------------------------------------------------------
 KERAS_NAMES: dict[str, str] = {
     # encoder: torch encoder.features.*

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import argparse
 
-from .base import Command, parse_hw
+from ..shapes import argtype, parse_hw
+from .base import Command
+from .model_flags import add_model_arguments, open_matter
 
 
 class Bench(Command):
@@ -18,21 +20,12 @@ class Bench(Command):
     name = "bench"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--backend", default="auto", choices=["auto", "tensorrt", "onnxruntime", "torch"],
-                            help="default auto: the best available, and says why")
-        parser.add_argument("--onnx", help="exported graph (onnxruntime; or built into a cached TensorRT engine)")
-        parser.add_argument("--engine", help="TensorRT plan")
-        parser.add_argument("--weights", help="checkpoint for the torch backend")
-        parser.add_argument("--variant", default=None,
-                            help="torch without --weights: a randomly initialised registry variant (timing only)")
-        parser.add_argument("--size", type=parse_hw, default=(800, 800), help="HEIGHTxWIDTH of the frames (default 800x800)")
+        add_model_arguments(parser)
+        parser.add_argument("--size", type=argtype(parse_hw, "--size"), default=(800, 800), help="HEIGHTxWIDTH of the frames (default 800x800)")
         parser.add_argument("--batch", type=int, default=1)
         parser.add_argument("--runs", type=int, default=20, help="timed runs (default 20)")
         parser.add_argument("--duration", type=float, help="time for this many seconds instead of --runs")
         parser.add_argument("--warmup", type=int, default=3)
-        parser.add_argument("--device", choices=["cpu", "cuda"], help="default: the best the backend has")
-        parser.add_argument("--precision", default="fp32", choices=["fp32", "fp16"],
-                            help="torch only (fp16 = autocast on CUDA); other backends take it from the graph/engine")
         parser.add_argument("--pipeline", type=int, default=0, metavar="N",
                             help="also time the pipelined mode over N frames (two slots on GPU backends)")
         parser.add_argument("--graphs", action="store_true", help="capture a CUDA graph per input shape and replay it")
@@ -47,7 +40,6 @@ class Bench(Command):
         from ..bench.runner import BenchConfig, run_bench, summary_lines
         from ..errors import TrtmatteError
         from ..fileio import atomic_output, check_writable
-        from ..runtime.matter import Matter
 
         for path in (args.json, args.plot):
             if path:
@@ -57,9 +49,7 @@ class Bench(Command):
         if args.backend in ("torch", "auto") and not (args.weights or args.onnx or args.engine) and not args.variant:
             args.variant = "late_fusion"  # timing the paper's network by default; stated as random weights
         height, width = args.size
-        matter = Matter(args.backend, onnx=args.onnx, engine=args.engine, weights=args.weights, variant=args.variant,
-                        device=args.device, precision=args.precision, graphs=args.graphs, random_weights=True,
-                        slots=2 if args.pipeline else 1, log=print)
+        matter = open_matter(args, graphs=args.graphs, random_weights=True, slots=2 if args.pipeline else 1)
         print(f"backend: {matter.reason}")
         config = BenchConfig(height=height, width=width, batch=args.batch, runs=args.runs, duration_s=args.duration,
                              warmup=args.warmup, pipeline_images=args.pipeline, transfers=args.transfers)

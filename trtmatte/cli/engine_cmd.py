@@ -2,31 +2,9 @@ from __future__ import annotations
 
 import argparse
 
+from ..engine.flavour import FLAVOURS
+from ..shapes import argtype, parse_batch_range, parse_hw
 from .base import Command
-
-
-def _hw(text: str) -> tuple[int, int]:
-    from ..errors import TrtmatteError
-
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise TrtmatteError(f"shapes are HxW, e.g. 800x800; got {text!r}") from None
-    return h, w
-
-
-def _batch(text: str) -> tuple[int, int, int]:
-    from ..errors import TrtmatteError
-
-    try:
-        values = [int(v) for v in text.split(",")]
-    except ValueError:
-        values = []
-    if len(values) == 1:
-        values *= 3
-    if len(values) != 3:
-        raise TrtmatteError(f"--batch is N or MIN,OPT,MAX, got {text!r}")
-    return tuple(values)  # type: ignore[return-value]
 
 
 class Build(Command):
@@ -42,10 +20,10 @@ class Build(Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("onnx", help="exported graph (`trtmatte export`, optionally `trtmatte quantize`d)")
         parser.add_argument("-o", "--output", required=True, help="plan file to write")
-        parser.add_argument("--min", default="320x320", help="smallest input HxW (default 320x320)")
-        parser.add_argument("--opt", default="800x800", help="input HxW to tune for (default 800x800)")
-        parser.add_argument("--max", default="1024x1024", help="largest input HxW (default 1024x1024)")
-        parser.add_argument("--batch", default="1", help="batch N or MIN,OPT,MAX (default 1)")
+        parser.add_argument("--min", type=argtype(parse_hw, "--min"), default="320x320", help="smallest input HxW (default 320x320)")
+        parser.add_argument("--opt", type=argtype(parse_hw, "--opt"), default="800x800", help="input HxW to tune for (default 800x800)")
+        parser.add_argument("--max", type=argtype(parse_hw, "--max"), default="1024x1024", help="largest input HxW (default 1024x1024)")
+        parser.add_argument("--batch", type=argtype(parse_batch_range, "--batch"), default="1", help="batch N or MIN,OPT,MAX (default 1)")
         parser.add_argument("--workspace", type=int, metavar="MIB", help="workspace limit in MiB")
         parser.add_argument("--opt-level", type=int, default=3, help="builder optimization level 0..5 (default 3)")
         parser.add_argument("--timing-cache", metavar="FILE", help="timing cache to read and update")
@@ -55,13 +33,14 @@ class Build(Command):
                             help="TensorRT-RTX target (repeatable; default: this GPU, else SM80 SM86 SM89 SM120)")
         parser.add_argument("--hardware-compatible", action="store_true", help="standard TensorRT: run on any Ampere+ GPU")
         parser.add_argument("--version-compatible", action="store_true", help="standard TensorRT: version-compatible plan")
-        parser.add_argument("--tensorrt", choices=["tensorrt", "tensorrt_rtx"], help="force the TensorRT flavour")
+        parser.add_argument("--tensorrt", choices=FLAVOURS, help="force the TensorRT flavour")
         parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     def run(self, args: argparse.Namespace) -> int:
         from ..engine.builder import BuildOptions, build_engine
+        from ..engine.flavour import flavour_label
 
-        opts = BuildOptions(min_hw=_hw(args.min), opt_hw=_hw(args.opt), max_hw=_hw(args.max), batch=_batch(args.batch),
+        opts = BuildOptions(min_hw=args.min, opt_hw=args.opt, max_hw=args.max, batch=args.batch,
                             workspace_mib=args.workspace, optimization_level=args.opt_level,
                             timing_cache=args.timing_cache, plugins=args.plugin,
                             compute_capabilities=args.compute_capability, hardware_compatible=args.hardware_compatible,
@@ -72,7 +51,7 @@ class Build(Command):
         counts = result.report.precision_counts() if result.report else {}
         target = ", ".join(m.targets) if m.targets else m.gpu_name
         print(f"wrote {result.plan}: {m.plan_bytes / 2**20:.1f} MiB, {m.precision}, "
-              f"{'TensorRT-RTX' if m.tensorrt_flavour == 'tensorrt_rtx' else 'TensorRT'} {m.tensorrt_version} "
+              f"{flavour_label(m.tensorrt_flavour)} {m.tensorrt_version} "
               f"for {target}, built in {m.build_seconds:.1f} s; conv/GEMM layers by precision: {counts}")
         for note in m.notes:
             print(f"note: {note}")
@@ -96,7 +75,7 @@ class Inspect(Command):
     def run(self, args: argparse.Namespace) -> int:
         import json
 
-        from ..engine.inspect import format_summary, summarize
+        from ..engine.summary import format_summary, summarize
 
         summary = summarize(args.plan)
         print(json.dumps(summary, indent=1) if args.json else format_summary(summary, args.all))

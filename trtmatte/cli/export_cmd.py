@@ -1,21 +1,9 @@
 from __future__ import annotations
 
 import argparse
-import re
 
+from ..shapes import argtype, check_max_side, parse_nhw
 from .base import Command
-
-
-def parse_shape(text: str) -> tuple[int, int, int]:
-    """'HxW' (batch 1) or 'NxHxW' -> (N, H, W); every number positive."""
-    from ..errors import TrtmatteError
-
-    if not re.fullmatch(r"-?\d+(x-?\d+){1,2}", text):
-        raise TrtmatteError(f"--shape must look like HxW or NxHxW (e.g. 800x800), got {text!r}")
-    dims = tuple(int(v) for v in text.split("x"))
-    if min(dims) < 1:
-        raise TrtmatteError(f"--shape must be positive, got {text}")
-    return dims if len(dims) == 3 else (1, *dims)
 
 
 class Export(Command):
@@ -37,7 +25,7 @@ class Export(Command):
                             help="dtype of the alpha output (default uint8: 0..255)")
         parser.add_argument("--debug-outputs", action="store_true", help="also output fg, bg and beta")
         parser.add_argument("--max-side", type=int, help="cap on the longer working side (default: the variant's)")
-        parser.add_argument("--shape", help="static input shape HxW or NxHxW instead of dynamic N, H, W")
+        parser.add_argument("--shape", type=argtype(parse_nhw, "--shape"), help="static input shape HxW or NxHxW instead of dynamic N, H, W")
         parser.add_argument("--opset", type=int, default=18, help="ONNX opset (>= 17; default 18)")
         parser.add_argument("--no-simplify", action="store_true", help="skip onnx-simplifier")
         parser.add_argument("--fused-blend", action="store_true",
@@ -52,17 +40,14 @@ class Export(Command):
         import json
 
         from ..checkpoints.native import load_model
-        from ..errors import TrtmatteError
         from ..export import ExportOptions, export_onnx
-
         from ..fileio import check_writable
 
-        shape = parse_shape(args.shape) if args.shape else None
+        shape = args.shape
         check_writable(args.output)
         if args.json:
             check_writable(args.json)
-        if args.max_side is not None and args.max_side < 32:
-            raise TrtmatteError(f"--max-side must be at least 32, got {args.max_side}")
+        check_max_side(args.max_side)
         model, info = load_model(args.weights, args.variant)
         pre = info.preprocessing if args.max_side is None else dataclasses.replace(info.preprocessing, max_side=args.max_side)
         provenance = info.provenance.get("weights", "unknown provenance")
@@ -79,53 +64,15 @@ class Export(Command):
         result = {"export": dataclasses.asdict(report)}
         status = 0
         if args.check:
-            status, result["parity"] = self._check(model, pre, info, report.path, args.alpha_dtype, shape,
-                                                   args.fused_blend)
+            from ..export.parity import check_export
+
+            stats = check_export(model, pre, info.variant, report.path, args.alpha_dtype, shape, args.fused_blend,
+                                 weights_note=provenance)
+            result["parity"] = [s.to_dict() for s in stats]
+            status = 0 if all(s.ok for s in stats) else 1
         if args.json:
             from ..fileio import atomic_output
 
             with atomic_output(args.json) as tmp:
                 tmp.write_text(json.dumps(result, indent=2))
         return status
-
-    @staticmethod
-    def _check(model, pre, info, onnx_path, alpha_dtype, shape, fused_blend=False):
-        import tempfile
-
-        if not fused_blend:
-            return Export._compare(model, pre, info, onnx_path, alpha_dtype, shape)
-        # onnxruntime has no FusedBlend kernel: measure the same graph with the node expanded back into
-        # the ONNX ops it stands for (the kernel's own math is tested against those ops separately).
-        import onnx
-
-        from ..export.fused_blend import expand_fused_blend
-
-        print("note: --fused-blend: parity measured on the graph with FusedBlend expanded back into ONNX ops "
-              "(onnxruntime cannot run the custom node)")
-        expanded = expand_fused_blend(onnx.load(str(onnx_path)))
-        with tempfile.TemporaryDirectory(prefix="trtmatte_check_") as tmp:
-            path = f"{tmp}/expanded.onnx"
-            onnx.save_model(expanded, path, save_as_external_data=expanded.ByteSize() >= 2**31 - 1)
-            return Export._compare(model, pre, info, path, alpha_dtype, shape)
-
-    @staticmethod
-    def _compare(model, pre, info, onnx_path, alpha_dtype, shape):
-        from ..export.parity import TOLERANCE, compare_sessions, format_table, parity_batches, static_batch
-        from ..models.bn_recalibration import sample_photos
-        from ..runtime import OrtSession, TorchSession
-
-        photos = dict(zip(("astronaut", "chelsea", "coffee", "rocket"), sample_photos(max_side=1024)))
-        batches = static_batch(photos, shape) if shape else parity_batches(photos)
-        reference, candidate = TorchSession(model, pre, info.variant), OrtSession(onnx_path)
-        print(f"parity: {candidate.info.label} vs {reference.info.label}; weights: "
-              f"{info.provenance.get('weights', 'unknown provenance')}")
-        stats = compare_sessions(reference, candidate, batches, TOLERANCE[alpha_dtype])
-        print(format_table(stats))
-        if any(s.alpha_std < 0.1 for s in stats):
-            print("note: reference alpha is nearly constant (std < 0.1) on some inputs; parity on such weights "
-                  "says little (use trained weights or `trtmatte init-weights --recalibrate-bn`)")
-        failed = [s for s in stats if not s.ok]
-        if failed:
-            print(f"trtmatte: parity check failed on {len(failed)} of {len(stats)} inputs "
-                  f"(max |Δα| {max(s.max_abs for s in failed):.2e} > {failed[0].tolerance:.2e})")
-        return (1 if failed else 0), [s.to_dict() for s in stats]

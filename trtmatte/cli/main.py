@@ -36,11 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "_command", None):
-        parser.print_help()
-        return 1
     try:
+        # argparse converters (sizes, shapes) raise TrtmatteError: one line, exit 1, like run()'s errors
+        args = parser.parse_args(argv)
+        if not getattr(args, "_command", None):
+            parser.print_help()
+            return 1
         return args._command.run(args)
     except TrtmatteError as exc:
         print(f"trtmatte: error: {exc}", file=sys.stderr)

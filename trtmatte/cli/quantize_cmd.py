@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from .base import Command
 
@@ -56,28 +55,30 @@ class Quantize(Command):
         from ..errors import TrtmatteError
         from ..fileio import atomic_output, check_writable
         from ..quantize import DEFAULT_EXCLUDE, convert_fp16, quantize_int8
+        from ..quantize.accuracy import Candidate, format_report, report_on_held_out
+        from ..quantize.calibration_data import (calibration_images, check_held_out_dirs, held_out_samples,
+                                                 output_paths)
 
-        jobs = self._jobs(args)
+        jobs = [("fp16", None)] if "fp16" in args.precision else []
+        if "int8" in args.precision:
+            jobs += [("int8", m) for m in dict.fromkeys(args.method)]
+        jobs = output_paths(jobs, args.model, args.output)
         if "int8" in args.precision and not args.calib:
             raise TrtmatteError("--precision int8 needs --calib DIR (make one with `trtmatte calibset`)")
         if args.report:
             check_writable(args.report)
-            if not args.eval:
-                raise TrtmatteError("--report needs --eval DIR, a held-out set (`trtmatte calibset --split heldout --seed 1`)")
-            if args.calib and Path(args.eval).resolve() == Path(args.calib).resolve():
-                raise TrtmatteError("--eval is the calibration set: the report needs held-out composites")
+            check_held_out_dirs(args.eval, args.calib)
         for _, _, path in jobs:
             check_writable(path)
         from ..data import read_manifest
 
         calib_samples = read_manifest(args.calib) if args.calib else None
         # the held-out set is checked before minutes of calibration, not after
-        held_out = self._held_out(args, calib_samples) if args.report else None
-        calib_images = self._calibration_images(args, calib_samples) if calib_samples and "int8" in args.precision else None
+        held_out = held_out_samples(args.eval, calib_samples) if args.report else None
+        calib_images = (calibration_images(calib_samples, args.calib_count, args.calib_size)
+                        if calib_samples and "int8" in args.precision else None)
         exclude = DEFAULT_EXCLUDE if args.exclude is None else tuple(args.exclude)
         candidates = []
-        from ..quantize.accuracy import Candidate
-
         for precision, method, path in jobs:
             if precision == "fp16":
                 r = convert_fp16(args.model, path)
@@ -92,68 +93,10 @@ class Quantize(Command):
             candidates.append(Candidate(precision if precision == "fp16" else f"int8 ({method})", str(path),
                                         precision, method if precision == "int8" else None))
         if args.report:
-            report = self._report(args, candidates, held_out)
-            from ..quantize.accuracy import format_report
-
+            report = report_on_held_out(args.model, candidates, held_out, args.eval_count,
+                                        with_photos=not args.no_photos, band=args.band, progress=print)
             with atomic_output(args.report) as tmp:
                 tmp.write_text(json.dumps(report, indent=2) + "\n")
             print(format_report(report))
             print(f"report: {args.report}")
         return 0
-
-    @staticmethod
-    def _jobs(args) -> list[tuple[str, str | None, Path]]:
-        from ..errors import TrtmatteError
-
-        jobs = [("fp16", None)] if "fp16" in args.precision else []
-        if "int8" in args.precision:
-            jobs += [("int8", m) for m in dict.fromkeys(args.method)]
-        out = Path(args.output)
-        if len(jobs) == 1:
-            return [(*jobs[0], out)]
-        if not out.is_dir():
-            raise TrtmatteError(f"{len(jobs)} output graphs need -o to be an existing directory, got {out}")
-        stem = Path(args.model).stem
-        return [(p, m, out / f"{stem}.{p}{'' if m is None else '-' + m}.onnx") for p, m in jobs]
-
-    @staticmethod
-    def _calibration_images(args, samples):
-        from ..data.calibset import square_images
-        from ..errors import TrtmatteError
-
-        if args.calib_count < 1 or args.calib_size < 32:
-            raise TrtmatteError("--calib-count must be >= 1 and --calib-size >= 32")
-        step = max(1, len(samples) // args.calib_count)
-        chosen = samples[::step][: args.calib_count]  # spread over the set: every foreground, many backgrounds
-        return square_images(chosen, args.calib_size)
-
-    @staticmethod
-    def _held_out(args, calib_samples):
-        """The --eval samples, refused if they share a background with the calibration set."""
-        from ..data import read_manifest
-        from ..errors import TrtmatteError
-
-        held_out = read_manifest(args.eval)
-        if calib_samples:
-            shared = sorted({s.bg for s in calib_samples} & {s.bg for s in held_out})
-            if shared:
-                raise TrtmatteError(f"--eval shares backgrounds with --calib ({', '.join(shared[:3])}): "
-                                    "not held out; build it with other backgrounds (--split heldout)")
-        return held_out
-
-    @staticmethod
-    def _report(args, candidates, held_out) -> dict:
-        from ..data import load_sample
-        from ..runtime.ort_session import read_graph_metadata
-        from ..quantize.accuracy import accuracy_report
-
-        composites = [load_sample(s) for s in held_out[: args.eval_count]]
-        photos = []
-        if not args.no_photos:
-            from ..models.bn_recalibration import named_photos
-
-            photos = named_photos(max_side=800)
-        meta = read_graph_metadata(args.model)
-        weights = meta.get("weights_provenance") or "not recorded in the graph"
-        return accuracy_report(args.model, candidates, composites, photos, band=args.band,
-                               weights=f"{meta.get('variant', '?')}: {weights}", progress=print)

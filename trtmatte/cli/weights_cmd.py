@@ -40,7 +40,8 @@ class InitWeights(Command):
             provenance["weights"] = f"untrained: ImageNet encoder from {args.imagenet}, rest random"
         if args.recalibrate_bn:
             from ..models import get_config
-            from ..models.bn_recalibration import recalibrate_batchnorm, sample_photos
+            from ..data.photos import sample_photos
+            from ..models.bn_recalibration import recalibrate_batchnorm
 
             recalibrate_batchnorm(model, sample_photos(max_side=256), get_config(args.variant).preprocessing)
             provenance["weights"] += ", BatchNorm statistics re-estimated on scikit-image photos, logits rescaled"
@@ -52,7 +53,7 @@ class InitWeights(Command):
 class ConvertWeights(Command):
     """Convert the authors' released Keras HDF5 weights to a trtmatte checkpoint.
 
-    Layers are matched by name (DESIGN.md section 1), kernels transposed HWIO -> OIHW. Untested
+    Layers are matched by name (docs/design.md), kernels transposed HWIO -> OIHW. Untested
     against the genuine file, which is not obtainable here; the converter is exercised on
     Keras-layout files written from random weights. Example:
       trtmatte convert-weights FusionMatting.h5 -o late_fusion.safetensors

@@ -1,11 +1,10 @@
 """``trtmatte build``: ONNX -> TensorRT plan + sidecar + layer report, written atomically.
 
 Precision is not a builder flag: the network is strongly typed, so FP16 tensors and INT8 Q/DQ in
-the ONNX decide it (TensorRT 11 dropped weakly typed networks and calibrators; see DESIGN.md).
+the ONNX decide it (TensorRT 11 dropped weakly typed networks and calibrators; docs/design.md).
 """
 from __future__ import annotations
 
-import ctypes
 import datetime
 import os
 import shlex
@@ -14,13 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__
-from .._lazy import require
+from ..contract.graphio import load_onnx
+from ..contract.metadata import graph_precision, read_metadata
 from ..errors import TrtmatteError
 from ..fileio import atomic_output, check_writable, sha256_file
-from .flavour import Flavour, current_gpu, get_flavour, rtx_targets
+from .flavour import current_gpu, get_flavour
 from .layer_report import LayerReport, parse_builder_log
 from .logging_hooks import NO_GPU_NOISE, make_capture_logger, make_progress_monitor
 from .parser import parse_onnx
+from .plugin_loading import check_plugin_nodes, load_plugin_libraries, plugin_nodes
 from .sidecar import EngineMeta, layers_path, write_sidecar
 
 DEFAULT_MIN, DEFAULT_OPT, DEFAULT_MAX = (320, 320), (800, 800), (1024, 1024)
@@ -69,118 +70,10 @@ class BuildResult:
     report: LayerReport | None
 
 
-def _read_graph(onnx_path: str | os.PathLike):
-    """The graph without its weights (fast even for external data)."""
-    onnx = require("onnx", "reading the ONNX graph")
-    if not os.path.isfile(onnx_path):
-        raise TrtmatteError(f"ONNX file {onnx_path} not found (create it with `trtmatte export`)")
-    try:
-        return onnx.load(os.fspath(onnx_path), load_external_data=False)
-    except Exception as exc:  # protobuf DecodeError and friends
-        raise TrtmatteError(f"{onnx_path} is not a readable ONNX file ({type(exc).__name__}); re-export it") from None
-
-
-def _precision(model) -> tuple[str, dict[str, str]]:
-    onnx = require("onnx", "reading the ONNX graph")
-    ops = {n.op_type for n in model.graph.node}
-    meta = {p.key.removeprefix("trtmatte."): p.value for p in model.metadata_props if p.key.startswith("trtmatte.")}
-    if "QuantizeLinear" in ops or "DequantizeLinear" in ops:
-        return "int8", meta
-    if any(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer):
-        return "fp16", meta
-    return "fp32", meta
-
-
 def onnx_precision(onnx_path: str | os.PathLike) -> tuple[str, dict[str, str]]:
-    """fp32 / fp16 / int8 from the graph itself, and trtmatte's metadata_props."""
-    return _precision(_read_graph(onnx_path))
-
-
-def plugin_nodes(model) -> list[tuple[str, str, str]]:
-    """(op_type, plugin_version, plugin_namespace) of nodes outside the standard ONNX domains: the
-    ONNX parser maps them to plugin creators (op_type = plugin name)."""
-    found = []
-    for node in model.graph.node:
-        if node.domain in ("", "ai.onnx"):
-            continue
-        attrs = {a.name: a.s.decode() for a in node.attribute if a.name in ("plugin_version", "plugin_namespace")}
-        entry = (node.op_type, attrs.get("plugin_version", "1"), attrs.get("plugin_namespace", ""))
-        if entry not in found:
-            found.append(entry)
-    return found
-
-
-def check_plugin_nodes(flavour: Flavour, onnx_path, nodes: list[tuple[str, str, str]]) -> None:
-    """Refuse, in one line, a graph whose custom nodes this TensorRT cannot resolve."""
-    if not nodes:
-        return
-    names = ", ".join(f"{ns}::{name}" if ns else name for name, _, ns in nodes)
-    if flavour.is_rtx:
-        raise TrtmatteError(f"{onnx_path} contains the custom node {names} (exported with --fused-blend), and "
-                            f"{flavour.label} has no plugin layers: re-export without --fused-blend, or build with "
-                            "standard TensorRT and --plugin build/lib/libtrtmatte_plugins.so")
-    registry = flavour.module.get_plugin_registry()
-    missing = [f"{ns}::{name}" if ns else name for name, version, ns in nodes
-               if registry.get_creator(name, version, ns) is None]
-    if missing:
-        raise TrtmatteError(f"{onnx_path} contains the custom node {', '.join(missing)} and no plugin provides it: "
-                            "pass --plugin build/lib/libtrtmatte_plugins.so (build it with `cmake -S . -B build "
-                            "-DTensorRT_ROOT=... && cmake --build build`)")
-
-
-def _registered_creators(trt) -> set[tuple[str, str, str]]:
-    registry = trt.get_plugin_registry()
-    creators = getattr(registry, "all_creators", None) or getattr(registry, "plugin_creator_list", [])
-    return {(c.name, c.plugin_version, c.plugin_namespace) for c in creators}
-
-
-_LOADED_LIBRARIES: dict[str, list[tuple[str, str, str]]] = {}  # path -> creators it registered
-
-
-def _load_library(registry, path: str) -> bool:
-    try:
-        return registry.load_library(path) is not None
-    except Exception:  # the binding raises or returns None depending on the TensorRT version
-        return False
-
-
-def load_plugin_libraries(flavour: Flavour, libraries: list[str]) -> list[dict]:
-    """Load IPluginV3 libraries; return what each registered (name, version, namespace, library).
-    Standard TensorRT only: not exercised in CI, where only TensorRT-RTX (no plugins) exists.
-
-    A library exporting ``getCreators`` (IPluginV3 dynamic registration, like libtrtmatte_plugins.so)
-    is loaded with the registry's ``load_library``, the path TensorRT itself takes for plugins
-    serialized into a plan; any other library is dlopen'ed so its static registrars run. Each
-    library is loaded once per process: registering a creator twice is an error in TensorRT."""
-    if not libraries:
-        return []
-    if not flavour.supports_plugins:
-        raise TrtmatteError(f"{flavour.label} has no plugin layers, so --plugin cannot be used with it; "
-                            "build with standard TensorRT (pip install tensorrt) or export without --fused-blend")
-    trt = flavour.module
-    trt.init_libnvinfer_plugins(None, "")
-    registry = trt.get_plugin_registry()
-    loaded = []
-    for lib in libraries:
-        path = os.path.abspath(lib)
-        if not os.path.isfile(path):
-            raise TrtmatteError(f"plugin library {lib} not found: build it with `cmake -S . -B build && cmake --build build`")
-        if path not in _LOADED_LIBRARIES:
-            before = _registered_creators(trt)
-            try:
-                handle = ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
-            except OSError as exc:
-                raise TrtmatteError(f"cannot load plugin library {lib} ({str(exc).splitlines()[0]}): rebuild it "
-                                    "against this TensorRT (`cmake -S . -B build -DTensorRT_ROOT=... && cmake --build build`)") from None
-            if hasattr(handle, "getCreators") and not _load_library(registry, path):
-                raise TrtmatteError(f"{flavour.label} could not register the plugins of {lib}: rebuild it against this "
-                                    "TensorRT (`cmake -S . -B build -DTensorRT_ROOT=... && cmake --build build`)")
-            _LOADED_LIBRARIES[path] = sorted(_registered_creators(trt) - before)
-        added = _LOADED_LIBRARIES[path]
-        loaded += [{"name": n, "version": v, "namespace": ns, "library": path} for n, v, ns in added]
-        if not added:  # still record the library: the plan needs it loaded
-            loaded.append({"name": "", "version": "", "namespace": "", "library": path})
-    return loaded
+    """fp32 / fp16 / int8 from the graph itself, and trtmatte's metadata."""
+    graph = load_onnx(onnx_path, "reading the ONNX graph", weights=False)
+    return graph_precision(graph), read_metadata(graph)
 
 
 def rebuild_command(onnx_path, plan, opts: BuildOptions) -> str:
@@ -199,8 +92,8 @@ def build_engine(onnx_path: str | os.PathLike, plan_path: str | os.PathLike, opt
     check_writable(plan_path)
     flavour = get_flavour(opts.flavour)
     trt = flavour.module
-    graph = _read_graph(onnx_path)
-    precision, onnx_meta = _precision(graph)
+    graph = load_onnx(onnx_path, "reading the ONNX graph", weights=False)
+    precision, onnx_meta = graph_precision(graph), read_metadata(graph)
     nodes = plugin_nodes(graph)
     if flavour.is_rtx:
         check_plugin_nodes(flavour, onnx_path, nodes)  # before --plugin's own refusal: the graph is the cause
@@ -225,26 +118,9 @@ def build_engine(onnx_path: str | os.PathLike, plan_path: str | os.PathLike, opt
         profile.set_shape(tensor.name, *(tuple(shapes[tensor.name][k]) for k in ("min", "opt", "max")))
     config.add_optimization_profile(profile)
 
-    gpu = current_gpu()
-    meta_target: dict = {}
-    if flavour.is_rtx:
-        targets = rtx_targets(flavour, opts.compute_capabilities, gpu)
-        config.num_compute_capabilities = len(targets)
-        for index, target in enumerate(targets):
-            config.set_compute_capability(getattr(trt.ComputeCapability, target), index)
-        meta_target["targets"] = targets
-    else:
-        if gpu is None:
-            raise TrtmatteError(f"{flavour.label} builds need a CUDA GPU and none was found; "
-                                "TensorRT-RTX (pip install tensorrt-rtx-cu12) can build without one")
-        if opts.hardware_compatible:
-            config.hardware_compatibility_level = trt.HardwareCompatibilityLevel.AMPERE_PLUS
-        if opts.version_compatible:
-            config.set_flag(trt.BuilderFlag.VERSION_COMPATIBLE)
-        if opts.plugins:
-            config.plugins_to_serialize = [os.path.abspath(p) for p in opts.plugins]
-        meta_target.update(gpu_name=gpu.name, gpu_compute_capability=gpu.sm,
-                           hardware_compatible=opts.hardware_compatible, version_compatible=opts.version_compatible)
+    meta_target = flavour.configure_targets(config, current_gpu(), compute_capabilities=opts.compute_capabilities,
+                                            hardware_compatible=opts.hardware_compatible,
+                                            version_compatible=opts.version_compatible, plugin_libraries=opts.plugins)
 
     cache = None
     notes = []

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..fileio import sha256_file
 from .builder import BuildOptions, BuildResult, build_engine, onnx_precision
-from .flavour import current_gpu, get_flavour, rtx_targets
+from .flavour import current_gpu, get_flavour
 from .sidecar import read_sidecar
 
 
@@ -29,7 +29,7 @@ class EngineCache:
     def key(self, onnx_path: str | os.PathLike, opts: BuildOptions) -> dict:
         flavour = get_flavour(opts.flavour)
         gpu = current_gpu()
-        target = rtx_targets(flavour, opts.compute_capabilities, gpu) if flavour.is_rtx else [gpu.name if gpu else "none"]
+        target = flavour.target_key(opts.compute_capabilities, gpu)
         profile = {k: v for k, v in asdict(opts).items() if k in ("min_hw", "opt_hw", "max_hw", "batch")}
         return {"onnx_sha256": sha256_file(onnx_path), "precision": onnx_precision(onnx_path)[0],
                 "profile": profile, "tensorrt": f"{flavour.name} {flavour.version}", "target": target,

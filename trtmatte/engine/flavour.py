@@ -1,53 +1,61 @@
-"""The few places where standard TensorRT and TensorRT for RTX differ, and the GPU we run on.
+"""Everything that differs between standard TensorRT and TensorRT for RTX, and the GPU we run on.
 
-Everything else in trtmatte.engine uses the API both share. Differences handled here:
-- RTX builds ahead of time for a list of compute capabilities (no GPU needed); standard TensorRT
-  builds for the GPU it runs on, optionally hardware-compatible (Ampere+) or version-compatible.
-- Standard TensorRT loads IPluginV3 libraries and can serialize them into the plan; RTX has no
-  plugin layers at all.
-- Standard TensorRT times tactics and can reuse a timing cache; RTX's timing cache is a no-op.
+The rest of trtmatte uses the API both share and asks this module about the differences:
+- which module to import (``tensorrt`` or ``tensorrt_rtx``) and how to name it to a user;
+- targets: RTX builds ahead of time for a list of compute capabilities (no GPU needed); standard
+  TensorRT builds for the GPU it runs on, optionally hardware-compatible (Ampere+) or
+  version-compatible (:meth:`Flavour.configure_targets`);
+- plugins: standard TensorRT loads IPluginV3 libraries and can serialize them into the plan; RTX
+  has no plugin layers at all (and its ONNX parser aborts on a Python plugin's node);
+- timing cache: standard TensorRT times tactics and can reuse a cache; RTX's is a no-op.
 """
 from __future__ import annotations
 
+import importlib
+import os
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 from .. import _lazy
-from ..errors import TrtmatteError
+from ..errors import DependencyMissing, TrtmatteError
+
+STANDARD, RTX = "tensorrt", "tensorrt_rtx"
+FLAVOURS = (STANDARD, RTX)  # preference order when both are installed
+LABELS = {STANDARD: "TensorRT", RTX: "TensorRT-RTX"}
+ENV_FLAVOUR = "TRTMATTE_TENSORRT"  # forces one flavour, like --tensorrt
 
 # RTX targets when no GPU is present: Ampere, Ada and Blackwell client GPUs (sm_80/86/89/120).
 # Turing (SM75) and sm_121 are available with --compute-capability; each target adds build time.
 DEFAULT_RTX_TARGETS = ("SM80", "SM86", "SM89", "SM120")
 
 
-@dataclass(frozen=True)
-class Flavour:
-    module: ModuleType
-    name: str  # "tensorrt" or "tensorrt_rtx"
-    version: str
-
-    @property
-    def is_rtx(self) -> bool:
-        return self.name == "tensorrt_rtx"
-
-    @property
-    def label(self) -> str:
-        return f"{'TensorRT-RTX' if self.is_rtx else 'TensorRT'} {self.version}"
-
-    @property
-    def supports_plugins(self) -> bool:
-        return not self.is_rtx
-
-    @property
-    def supports_timing_cache(self) -> bool:
-        # TensorRT-RTX builds ahead of time without timing tactics; its timing-cache calls are
-        # deprecated no-ops (kernels are specialised at run time, with its runtime cache instead).
-        return not self.is_rtx
+def flavour_label(name: str) -> str:
+    """What a user calls a flavour: "TensorRT" / "TensorRT-RTX" (unknown names pass through)."""
+    return LABELS.get(name, name)
 
 
-def get_flavour(name: str | None = None) -> Flavour:
-    trt = _lazy.tensorrt(name)
-    return Flavour(trt, trt.__name__, trt.__version__)
+def installed_flavour() -> str | None:
+    """The flavour :func:`import_tensorrt` would pick with nothing forced, or None."""
+    return next((name for name in FLAVOURS if _lazy.is_available(name)), None)
+
+
+def import_tensorrt(name: str | None = None) -> ModuleType:
+    """The TensorRT module: ``tensorrt`` if installed, else ``tensorrt_rtx``.
+
+    ``name`` (or the TRTMATTE_TENSORRT environment variable) forces one. Both expose the same
+    builder/parser/runtime API for what trtmatte uses.
+    """
+    name = name or os.environ.get(ENV_FLAVOUR)
+    if name:
+        if name not in FLAVOURS:
+            raise DependencyMissing(f"unknown TensorRT flavour {name!r}: use {' or '.join(map(repr, FLAVOURS))}")
+        return _lazy.require(name, "TensorRT engines")
+    found = installed_flavour()
+    if found is None:
+        raise DependencyMissing("neither tensorrt nor tensorrt_rtx is installed (needed for TensorRT engines): "
+                                f"{_lazy.INSTALL_HINTS[STANDARD]}, or {_lazy.INSTALL_HINTS[RTX]}")
+    return importlib.import_module(found)
 
 
 @dataclass(frozen=True)
@@ -60,15 +68,94 @@ class GpuInfo:
         return f"SM{self.compute_capability[0]}{self.compute_capability[1]}"
 
 
-def current_gpu() -> GpuInfo | None:
-    """The first CUDA GPU, or None. Asks torch (already a dependency), which needs no CUDA
-    toolkit and answers False quickly on a CPU-only build."""
-    import torch
+@dataclass(frozen=True)
+class Flavour:
+    module: ModuleType
+    name: str  # "tensorrt" or "tensorrt_rtx"
+    version: str
 
-    if not torch.cuda.is_available():
-        return None
-    props = torch.cuda.get_device_properties(0)
-    return GpuInfo(props.name, (props.major, props.minor))
+    @classmethod
+    def of(cls, trt: ModuleType) -> "Flavour":
+        return cls(trt, trt.__name__, trt.__version__)
+
+    @property
+    def is_rtx(self) -> bool:
+        return self.name == RTX
+
+    @property
+    def label(self) -> str:
+        return f"{flavour_label(self.name)} {self.version}"
+
+    @property
+    def supports_plugins(self) -> bool:
+        return not self.is_rtx
+
+    @property
+    def supports_timing_cache(self) -> bool:
+        # TensorRT-RTX builds ahead of time without timing tactics; its timing-cache calls are
+        # deprecated no-ops (kernels are specialised at run time, with its runtime cache instead).
+        return not self.is_rtx
+
+    def require_plugins(self, what: str) -> None:
+        """Refuse plugin use on RTX in one line (``what`` says what asked for it)."""
+        if not self.supports_plugins:
+            raise TrtmatteError(f"{flavour_label(self.name)} has no plugin layers, so {what} cannot be used with it: install "
+                                "standard TensorRT (pip install tensorrt), or export without --fused-blend")
+
+    def target_key(self, requested: list[str] | None, gpu: GpuInfo | None) -> list[str]:
+        """What a plan built now would be tied to (the engine cache's key)."""
+        return rtx_targets(self, requested, gpu) if self.is_rtx else [gpu.name if gpu else "none"]
+
+    def configure_targets(self, config: Any, gpu: GpuInfo | None, *, compute_capabilities: list[str] | None = None,
+                          hardware_compatible: bool = False, version_compatible: bool = False,
+                          plugin_libraries: list[str] | None = None) -> dict:
+        """Set the builder config's targets; return the sidecar fields that record them."""
+        trt = self.module
+        if self.is_rtx:
+            targets = rtx_targets(self, compute_capabilities, gpu)
+            config.num_compute_capabilities = len(targets)
+            for index, target in enumerate(targets):
+                config.set_compute_capability(getattr(trt.ComputeCapability, target), index)
+            return {"targets": targets}
+        if gpu is None:
+            raise TrtmatteError(f"{self.label} builds need a CUDA GPU and none was found; "
+                                "TensorRT-RTX (pip install tensorrt-rtx-cu12) can build without one")
+        if hardware_compatible:
+            config.hardware_compatibility_level = trt.HardwareCompatibilityLevel.AMPERE_PLUS
+        if version_compatible:
+            config.set_flag(trt.BuilderFlag.VERSION_COMPATIBLE)
+        if plugin_libraries:
+            config.plugins_to_serialize = [os.path.abspath(p) for p in plugin_libraries]
+        return {"gpu_name": gpu.name, "gpu_compute_capability": gpu.sm, "hardware_compatible": hardware_compatible,
+                "version_compatible": version_compatible}
+
+
+def get_flavour(name: str | None = None) -> Flavour:
+    return Flavour.of(import_tensorrt(name))
+
+
+def current_gpu() -> GpuInfo | None:
+    """The first CUDA GPU, or None. Asks cuda-python's runtime when installed (the runtime's own
+    dependency), else PyTorch when installed; with neither, no GPU can be used from Python anyway.
+    Both answer quickly on a machine without a GPU or driver."""
+    if _lazy.is_available("cuda.bindings.runtime"):
+        cudart = importlib.import_module("cuda.bindings.runtime")
+        err, count = cudart.cudaGetDeviceCount()
+        if int(getattr(err, "value", err)) != 0 or count < 1:
+            return None
+        err, props = cudart.cudaGetDeviceProperties(0)
+        if int(getattr(err, "value", err)) != 0:
+            return None
+        name = props.name.decode(errors="replace") if isinstance(props.name, bytes) else str(props.name)
+        return GpuInfo(name.split("\0")[0], (int(props.major), int(props.minor)))
+    if _lazy.is_available("torch"):
+        import torch
+
+        if not torch.cuda.is_available():
+            return None
+        props = torch.cuda.get_device_properties(0)
+        return GpuInfo(props.name, (props.major, props.minor))
+    return None
 
 
 def rtx_targets(flavour: Flavour, requested: list[str] | None, gpu: GpuInfo | None) -> list[str]:

@@ -13,8 +13,9 @@ from typing import Any
 
 from .._lazy import is_available
 from ..errors import TrtmatteError
-from .flavour import GpuInfo, current_gpu, get_flavour
+from .flavour import GpuInfo, current_gpu, flavour_label, get_flavour
 from .logging_hooks import NO_GPU_NOISE, make_capture_logger
+from .plugin_loading import load_plugin_libraries
 from .sidecar import EngineMeta, read_sidecar
 
 
@@ -34,7 +35,7 @@ def _rebuild(meta: EngineMeta, plan) -> str:
 
 def check_compatible(plan: str | os.PathLike, meta: EngineMeta, flavour, gpu: GpuInfo | None) -> GpuInfo:
     """Raise TrtmatteError if the plan cannot run here; return the GPU it will run on."""
-    label = {"tensorrt": "TensorRT", "tensorrt_rtx": "TensorRT-RTX"}.get(meta.tensorrt_flavour, meta.tensorrt_flavour)
+    label = flavour_label(meta.tensorrt_flavour)
     if meta.tensorrt_flavour != flavour.name:
         raise TrtmatteError(f"{plan} was built with {label} {meta.tensorrt_version} but {flavour.label} is in use; "
                             f"{_rebuild(meta, plan)}")
@@ -68,8 +69,6 @@ def load(plan: str | os.PathLike, flavour_name: str | None = None, gpu: GpuInfo 
     flavour = get_flavour(flavour_name or (meta.tensorrt_flavour if is_available(meta.tensorrt_flavour) else None))
     gpu = check_compatible(plan, meta, flavour, gpu if gpu is not None else current_gpu())
     if meta.plugins:
-        from .builder import load_plugin_libraries
-
         load_plugin_libraries(flavour, sorted({p["library"] for p in meta.plugins}))
     trt = flavour.module
     logger = make_capture_logger(trt)

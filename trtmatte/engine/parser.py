@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from .. import _lazy
+from .flavour import import_tensorrt
 from ..errors import TrtmatteError
 
 
@@ -40,7 +40,7 @@ def _describe_error(error) -> str:
 def parse_onnx(path: str | os.PathLike, flavour: str | None = None, logger=None) -> ParsedNetwork:
     """Parse ``path`` (external data beside it is found by the parser) into a strongly typed network:
     precision comes from the ONNX tensors (FP16 tensors, INT8 Q/DQ), never from builder flags."""
-    trt = _lazy.tensorrt(flavour)
+    trt = import_tensorrt(flavour)
     if not os.path.isfile(path):
         raise TrtmatteError(f"ONNX file {path} not found (create it with `trtmatte export`)")
     # Errors are collected from the parser and raised as one line; the logger would print them twice.

@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..models.pipeline import MattingPipeline
+from ..contract.names import ALPHA, DEBUG_OUTPUTS
+from ..models.matting_pipeline import MattingPipeline
 from ..models.registry import Preprocessing
 
 ALPHA_DTYPES = {"uint8": torch.uint8, "float16": torch.float16, "float32": torch.float32}
@@ -27,7 +28,7 @@ class ExportGraph(nn.Module):
 
     @property
     def output_names(self) -> list[str]:
-        return ["alpha", "fg", "bg", "beta"] if self.debug_outputs else ["alpha"]
+        return [ALPHA, *DEBUG_OUTPUTS] if self.debug_outputs else [ALPHA]
 
     def forward(self, image: torch.Tensor):
         out = self.pipeline(image)

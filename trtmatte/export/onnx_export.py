@@ -23,12 +23,13 @@ from torch import nn
 from .. import __version__
 from .._lazy import require
 from ..errors import TrtmatteError
-from ..fileio import atomic_output, sha256_file
+from ..contract import names
+from ..contract.graphio import PROTOBUF_LIMIT, save_checked, saved_bytes
+from ..contract.metadata import stamp_metadata
+from ..fileio import sha256_file
 from ..models.registry import Preprocessing
 from .graph import ExportGraph
 
-# protobuf refuses to serialize a message of 2 GiB or more; past this, weights go to a side file
-PROTOBUF_LIMIT = 2**31 - 1
 MIN_OPSET = 17
 
 
@@ -54,7 +55,7 @@ class ExportReport:
     sha256: str
     external_data: str | None = None
     metadata: dict = field(default_factory=dict)
-    fused_blend: dict | None = None  # what --fused-blend replaced (export/fused_blend.py)
+    fused_blend: dict | None = None  # what --fused-blend replaced (export/blend_rewrite.py)
 
 
 def _example_input(opts: ExportOptions) -> tuple[torch.Tensor, dict | None]:
@@ -64,7 +65,7 @@ def _example_input(opts: ExportOptions) -> tuple[torch.Tensor, dict | None]:
     # Sizes of 0 or 1 would be specialised by torch.export; 2 x 97 x 131 stays symbolic.
     example = torch.randint(0, 256, (2, 97, 131, 3), dtype=torch.uint8)
     dim = torch.export.Dim
-    dynamic = {"image": {0: dim("batch", min=1, max=opts.max_batch),
+    dynamic = {names.IMAGE: {0: dim("batch", min=1, max=opts.max_batch),
                          1: dim("height", min=1, max=16384), 2: dim("width", min=1, max=16384)}}
     return example, dynamic
 
@@ -79,7 +80,7 @@ def trace_to_onnx(graph: nn.Module, opts: ExportOptions):
     try:
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
-            program = torch.onnx.export(graph, (example,), input_names=["image"], output_names=graph.output_names,
+            program = torch.onnx.export(graph, (example,), input_names=[names.IMAGE], output_names=graph.output_names,
                                         opset_version=opts.opset, dynamic_shapes=dynamic, dynamo=True,
                                         optimize=True, verbose=False)
     except Exception as exc:
@@ -98,15 +99,6 @@ def simplify(model):
     return simplified
 
 
-def stamp_metadata(model, entries: dict[str, str]) -> None:
-    keep = [p for p in model.metadata_props if not p.key.startswith("trtmatte.")]
-    del model.metadata_props[:]
-    model.metadata_props.extend(keep)
-    for key, value in entries.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = f"trtmatte.{key}", value
-
-
 def _strip_node_metadata(model) -> None:
     # The dynamo exporter tags every node with its torch origin; useful while debugging the
     # exporter, noise in a deployed graph (and kilobytes per node in Netron).
@@ -114,51 +106,6 @@ def _strip_node_metadata(model) -> None:
         del node.metadata_props[:]
     for value in list(model.graph.input) + list(model.graph.output) + list(model.graph.value_info):
         del value.metadata_props[:]
-
-
-def save_model(model, path: Path, threshold: int = PROTOBUF_LIMIT) -> str | None:
-    """Save atomically; weights go to ``<name>.data`` beside the graph when the proto is too big."""
-    onnx = require("onnx", "writing ONNX files")
-    external = None
-    with atomic_output(path) as tmp:
-        if model.ByteSize() >= threshold:
-            external = path.name + ".data"
-            data_path = path.parent / external
-            try:
-                onnx.save_model(model, str(tmp), save_as_external_data=True, all_tensors_to_one_file=True,
-                                location=external, size_threshold=1024)  # small shape constants stay inline for shape inference
-            except BaseException:
-                data_path.unlink(missing_ok=True)
-                raise
-        else:
-            onnx.save_model(model, str(tmp))
-    return external
-
-
-def check_graph(model_or_path, what: str = "exported graph") -> None:
-    """onnx.checker's full check (shape inference included), as a one-line error."""
-    onnx = require("onnx", "checking ONNX graphs")
-    try:
-        onnx.checker.check_model(model_or_path, full_check=True)
-    except Exception as exc:  # the checker raises ValidationError or InferenceError
-        raise TrtmatteError(f"{what} fails onnx.checker: {str(exc).splitlines()[0]}") from exc
-
-
-def save_checked(model, path: Path, what: str = "exported graph", threshold: int = PROTOBUF_LIMIT) -> str | None:
-    """Check, then save atomically (external data past ``threshold``); a graph too big for an
-    in-memory check is checked from disk and removed if it fails. Returns the external data file."""
-    too_big = model.ByteSize() >= PROTOBUF_LIMIT
-    if not too_big:
-        check_graph(model, what)
-    external = save_model(model, path, threshold)
-    if too_big:
-        try:
-            check_graph(str(path), what)
-        except TrtmatteError:
-            path.unlink(missing_ok=True)
-            (path.parent / external).unlink(missing_ok=True)
-            raise
-    return external
 
 
 def export_onnx(network: nn.Module, variant: str, preprocessing: Preprocessing, path: str | os.PathLike,
@@ -180,24 +127,24 @@ def export_onnx(network: nn.Module, variant: str, preprocessing: Preprocessing, 
     _strip_node_metadata(model)
     fusion = None
     if opts.fused_blend:
-        from .fused_blend import describe, fuse_blend
+        from .blend_rewrite import describe, fuse_blend
 
         fusion = fuse_blend(model, "the exported graph")
     meta = {
-        "variant": variant,
-        "version": __version__,
-        "preprocessing": json.dumps(preprocessing.to_dict()),
-        "weights_sha256": weights_sha256,
-        "weights_provenance": weights_provenance,
-        "alpha_dtype": opts.alpha_dtype,
-        "debug_outputs": str(opts.debug_outputs).lower(),
-        "contract": "image: uint8 [N,H,W,3] RGB -> alpha [N,H,W]" + (" (x255)" if opts.alpha_dtype == "uint8" else ""),
+        names.VARIANT: variant,
+        names.VERSION: __version__,
+        names.PREPROCESSING: json.dumps(preprocessing.to_dict()),
+        names.WEIGHTS_SHA256: weights_sha256,
+        names.WEIGHTS_PROVENANCE: weights_provenance,
+        names.ALPHA_DTYPE: opts.alpha_dtype,
+        names.DEBUG: str(opts.debug_outputs).lower(),
+        names.CONTRACT: f"{names.IMAGE}: uint8 [N,H,W,3] RGB -> {names.ALPHA} [N,H,W]"
+                        + (" (x255)" if opts.alpha_dtype == "uint8" else ""),
     }
     if fusion is not None:
-        meta["fused_blend"] = describe(fusion)
+        meta[names.FUSED_BLEND] = describe(fusion)
     stamp_metadata(model, meta)
     model.producer_name, model.producer_version = "trtmatte", __version__
     external = save_checked(model, path, "exported graph", opts.external_data_threshold)
     return ExportReport(str(path), nodes_exported, len(model.graph.node), time.perf_counter() - start,
-                        path.stat().st_size + ((path.parent / external).stat().st_size if external else 0),
-                        sha256_file(path), external, meta, fusion)
+                        saved_bytes(path, external), sha256_file(path), external, meta, fusion)

@@ -6,8 +6,8 @@ and a full-resolution fusion net predicting the blend weight beta:
     alpha = beta * F + (1 - beta) * (1 - B)
 
 Layer widths, BatchNorm eps and the skip wiring follow the authors' Keras code as summarised in
-DESIGN.md section 1. The module takes the *pre-processed* image (mean-subtracted RGB, NCHW float,
-H and W multiples of 32); :mod:`trtmatte.models.pipeline` wraps it with pre/post-processing.
+docs/design.md. The module takes the *pre-processed* image (mean-subtracted RGB, NCHW float,
+H and W multiples of 32); :mod:`trtmatte.models.matting_pipeline` wraps it with pre/post-processing.
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ TensorRT Python plugin.
 - ``trt_plugin``: the same op as a TensorRT Python IPluginV3 (tensorrt imported only when asked).
 - ``fatbin``: which GPU architectures a built library carries code for.
 """
-from .fused_blend import (ONNX_DOMAIN, PLUGIN_NAME, PLUGIN_NAMESPACE, PLUGIN_VERSION, FusedBlendAttrs,
+from .blend_op import (ONNX_DOMAIN, PLUGIN_NAME, PLUGIN_NAMESPACE, PLUGIN_VERSION, FusedBlendAttrs,
                           reference_alpha)
 
 __all__ = ["ONNX_DOMAIN", "PLUGIN_NAME", "PLUGIN_NAMESPACE", "PLUGIN_VERSION", "FusedBlendAttrs", "reference_alpha"]

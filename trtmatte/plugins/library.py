@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import TrtmatteError
-from .fused_blend import KERNEL_DTYPES, FusedBlendAttrs
+from .blend_op import KERNEL_DTYPES, FusedBlendAttrs
 
 CPU_LIBRARY = "libtrtmatte_blend_cpu.so"
 KERNEL_LIBRARY = "libtrtmatte_blend_kernel.so"

@@ -7,7 +7,7 @@ Python package without the C++ plugin library.
 
 The classes must derive from TensorRT's, so they are built inside ``plugin_classes(trt)`` for the
 module in use (Polygraphy's pattern): importing this file never imports tensorrt. Every decision
-(output shape and type, supported formats, fields) is delegated to ``fused_blend.py``, which is
+(output shape and type, supported formats, fields) is delegated to ``blend_op.py``, which is
 tested without TensorRT. Standard TensorRT only in practice: TensorRT-RTX exposes these Python
 classes and a plugin registry, but its networks have no plugin layers.
 """
@@ -18,12 +18,11 @@ from types import ModuleType
 
 import numpy as np
 
-from .. import _lazy
 from . import library
-from .fused_blend import (PLUGIN_NAME, PLUGIN_NAMESPACE, PLUGIN_VERSION, FusedBlendAttrs, output_dtype, output_shape,
+from .blend_op import (PLUGIN_NAME, PLUGIN_NAMESPACE, PLUGIN_VERSION, FusedBlendAttrs, output_dtype, output_shape,
                           supports_combination)
 
-# TensorRT enum member names <-> the dtype/format names fused_blend.py speaks
+# TensorRT enum member names <-> the dtype/format names blend_op.py speaks
 TRT_DTYPES = {"FLOAT": "float32", "HALF": "float16", "UINT8": "uint8"}
 TRT_FORMATS = {"LINEAR": "linear"}
 
@@ -134,12 +133,12 @@ def register_python_plugin(trt: ModuleType | None = None, check_kernel: bool = T
     ``check_kernel`` fails now, with the build hint, if the CUDA kernel library cannot be loaded."""
     from ..errors import TrtmatteError
 
-    trt = trt or _lazy.tensorrt()
-    if trt.__name__ == "tensorrt_rtx":
-        # Seen with TensorRT-RTX 1.7: its ONNX parser aborts the process on a node whose creator is a
-        # Python plugin. Its networks have no plugin layers anyway.
-        raise TrtmatteError("TensorRT-RTX has no plugin layers, so the FusedBlend plugin cannot be used with it: "
-                            "install standard TensorRT (pip install tensorrt), or export without --fused-blend")
+    from ..engine.flavour import Flavour, import_tensorrt
+
+    trt = trt or import_tensorrt()
+    # Seen with TensorRT-RTX 1.7: its ONNX parser aborts the process on a node whose creator is a
+    # Python plugin. Its networks have no plugin layers anyway.
+    Flavour.of(trt).require_plugins("the FusedBlend plugin")
     if check_kernel:
         library.load_kernel_library()
     if trt.__name__ not in _CREATORS:

@@ -1,7 +1,7 @@
 """Precision conversions of the exported whole-pipeline graph for strongly typed TensorRT builds.
 
 TensorRT 10+/11 and TensorRT-RTX take precision from the ONNX tensors, not from builder flags
-(DESIGN.md section 3), so each precision is a graph: :func:`convert_fp16` (network body in float16,
+(docs/design.md), so each precision is a graph: :func:`convert_fp16` (network body in float16,
 pre/post-processing in float32) and :func:`quantize_int8` (Q/DQ in front of Convs, calibrated on
 photos). The parts of the graph are found structurally (:mod:`.anatomy`). Heavy packages (onnx,
 onnxruntime, onnxconverter-common) are imported when a function is called.

@@ -132,6 +132,27 @@ def accuracy_report(reference: str, candidates: Sequence[Candidate], composites:
     }
 
 
+def report_on_held_out(reference: str, candidates: Sequence[Candidate], held_out: Sequence, count: int,
+                       with_photos: bool = True, band: int = DEFAULT_BAND,
+                       progress: Callable[[str], None] | None = None) -> dict:
+    """:func:`accuracy_report` on the first ``count`` samples of a held-out composite set (and
+    scikit-image's photos unless ``with_photos`` is False), labelled with the source's weights."""
+    from ..contract.metadata import read_metadata_file
+    from ..contract.names import VARIANT, WEIGHTS_PROVENANCE
+    from ..data import load_sample
+
+    composites = [load_sample(s) for s in held_out[:count]]
+    photos = []
+    if with_photos:
+        from ..data.photos import named_photos
+
+        photos = named_photos(max_side=800)
+    meta = read_metadata_file(reference)
+    weights = meta.get(WEIGHTS_PROVENANCE) or "not recorded in the graph"
+    return accuracy_report(reference, candidates, composites, photos, band=band,
+                           weights=f"{meta.get(VARIANT, '?')}: {weights}", progress=progress)
+
+
 def format_report(report: dict) -> str:
     """A fixed-width table: one row per graph."""
     head = (f"{'graph':<18} {'MB':>6} {'SAD band':>9} {'dSAD':>7} {'MSE band':>9} {'Grad':>7} {'Conn':>7} "

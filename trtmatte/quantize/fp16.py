@@ -1,7 +1,7 @@
 """FP16 graph for strongly typed TensorRT builds: the network body in float16, the pipeline in float32.
 
 TensorRT 10.x/11.x and TensorRT-RTX build strongly typed networks, so precision must live in the
-ONNX tensors (DESIGN.md section 3). Only the network body (see anatomy.py) is converted: the
+ONNX tensors (docs/design.md). Only the network body (see contract/anatomy.py) is converted: the
 pre-processing works on 0-255 pixel values and resize weights whose products and sums lose
 visible precision in float16, and the Sigmoids, blend, resize back and clamp are cheap but set
 the final alpha, so they stay float32.
@@ -25,8 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._lazy import require
-from . import graphio
-from .anatomy import analyse, name_nodes
+from ..contract.graphio import load_onnx, save_derived
+from ..contract.names import PRECISION
+from ..fileio import check_writable
+from ..contract.anatomy import analyse, name_nodes
 
 FP16_MAX = 65504.0
 FP16_TINY = 2.0**-24  # smallest float16 subnormal: smaller magnitudes round to 0 (or it)
@@ -110,8 +112,8 @@ def convert_fp16(src: str | os.PathLike, dst: str | os.PathLike) -> FP16Report:
     float16 = require("onnxconverter_common.float16", "FP16 conversion (pip install onnxconverter-common)")
     numpy_helper = require("onnx.numpy_helper", "FP16 conversion")
     start = time.perf_counter()
-    graphio.writable(dst)
-    model = graphio.load(src, "FP16 conversion")
+    check_writable(dst)
+    model = load_onnx(src, "FP16 conversion")
     name_nodes(model.graph)
     anatomy = analyse(model, str(src))
     nodes_before = len(model.graph.node)
@@ -128,7 +130,7 @@ def convert_fp16(src: str | os.PathLike, dst: str | os.PathLike) -> FP16Report:
     _restore_resize_params(model.graph, originals)
     _restore_float_outputs(model.graph, float_outputs)
     round_trips = _drop_round_trips(model.graph)
-    size = graphio.save(model, dst, "fp16")
+    size = save_derived(model, dst, "the fp16 graph", {PRECISION: "fp16"})
     return FP16Report(
         path=str(dst), body_nodes=len(anatomy.body), fp16_convs=len(anatomy.convs),
         casts_added=len(model.graph.node) - nodes_before, round_trips_removed=round_trips,

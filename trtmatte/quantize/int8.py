@@ -1,8 +1,7 @@
 """INT8 explicit quantization (Q/DQ) of the whole-pipeline graph, in the form TensorRT fuses.
 
 TensorRT 10+/11 and TensorRT-RTX have no implicit (calibrator) INT8 any more: a strongly typed
-network takes its INT8 from QuantizeLinear/DequantizeLinear pairs in the ONNX (DESIGN.md section
-3). onnxruntime's quantization tools run the calibration on the CPU and write them: its
+network takes its INT8 from QuantizeLinear/DequantizeLinear pairs in the ONNX (docs/design.md). onnxruntime's quantization tools run the calibration on the CPU and write them: its
 calibrators and ``QDQQuantizer``, the two halves of ``quantize_static``, called separately only
 because ``quantize_static`` cannot set the histogram size (see HISTOGRAM_OPTIONS). Settings:
 
@@ -15,7 +14,7 @@ because ``quantize_static`` cannot set the histogram size (see HISTOGRAM_OPTIONS
 * a few layers stay in higher precision (``exclude``): by default the encoder stem (it reads
   the raw mean-subtracted pixels), the fusion net's RGB conv (the same input) and the three logit
   convs (their error goes straight into F, B and beta). They are found structurally
-  (anatomy.py); node names may be given too.
+  (contract/anatomy.py); node names may be given too.
 
 Calibration feeds ``calibration_images`` (uint8 HxWx3, all one size, batch 1) through the whole
 pipeline graph, so activation ranges are those of the real pre-processing.
@@ -37,8 +36,10 @@ import numpy as np
 
 from .._lazy import require
 from ..errors import TrtmatteError
-from . import graphio
-from .anatomy import ROLES, analyse, name_nodes
+from ..contract.graphio import load_onnx, save_derived
+from ..contract.names import CALIBRATION, IMAGE, INT8_TARGET, PRECISION
+from ..fileio import check_writable
+from ..contract.anatomy import ROLES, analyse, name_nodes
 
 # trtmatte name -> onnxruntime.quantization.CalibrationMethod member
 CALIBRATION_METHODS = {"max": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
@@ -96,7 +97,7 @@ def _reader(ort_quant, images: list[np.ndarray]):
 
         def get_next(self):
             image = next(self._batches, None)
-            return None if image is None else {"image": image[None]}
+            return None if image is None else {IMAGE: image[None]}
 
     return Reader()
 
@@ -206,8 +207,8 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, calibration_im
     if method not in CALIBRATION_METHODS:
         raise TrtmatteError(f"unknown calibration method {method!r}: use one of {', '.join(CALIBRATION_METHODS)}")
     images = _check_images(calibration_images)
-    graphio.writable(dst)
-    model = graphio.load(src, "INT8 quantization")
+    check_writable(dst)
+    model = load_onnx(src, "INT8 quantization")
     name_nodes(model.graph)
     anatomy = analyse(model, str(src))
     excluded = _resolve_exclude(anatomy, exclude)
@@ -235,9 +236,10 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, calibration_im
         qmodel = quantizer.model.model
     qmodel.producer_name, qmodel.producer_version = model.producer_name, model.producer_version
     rewired = _float_readers_only_for_convs(qmodel.graph, set(quantized)) if for_trt else 0
-    size = graphio.save(qmodel, dst, "int8", {"calibration": f"{method}, {len(images)} images "
+    size = save_derived(qmodel, dst, "the int8 graph",
+                        {PRECISION: "int8", CALIBRATION: f"{method}, {len(images)} images "
                                                          f"{images[0].shape[0]}x{images[0].shape[1]}",
-                                              "int8_target": target})
+                         INT8_TARGET: target})
     return INT8Report(path=str(dst), method=method, calibration_images=len(images), image_shape=images[0].shape,
                       quantized_convs=len(quantized), excluded=excluded, readers_rewired=rewired,
                       seconds=time.perf_counter() - start, size_bytes=size)

@@ -1,12 +1,20 @@
 """Inference sessions: one interface (:class:`MattingSession`) for every backend.
 
-PyTorch and onnxruntime sessions are here; ``tensorrt_session.TensorRTSession``, the cuda-python
-layer (``cuda``), buffer planning (``buffers``), the pipelined mode (``pipeline``) and
-``matter.Matter`` are imported on demand. Optional stacks (onnxruntime, TensorRT, cuda-python) load
-inside the constructors, so importing this package imports none of them.
+The onnxruntime session is here; ``TorchSession`` (needs PyTorch) loads on first access, and
+``tensorrt_session.TensorRTSession``, the cuda-python layer (``cuda``), buffer planning
+(``buffers``), the pipelined executor (``pipelined``) and ``matter.Matter`` are imported on
+demand. Optional stacks (onnxruntime, TensorRT, cuda-python, torch) load inside constructors, so
+importing this package imports none of them.
 """
 from .ort_session import OrtSession
 from .session import MattingSession, SessionInfo, Timing
-from .torch_session import TorchSession
 
 __all__ = ["MattingSession", "OrtSession", "SessionInfo", "Timing", "TorchSession"]
+
+
+def __getattr__(name: str):
+    if name == "TorchSession":  # imports torch: only when asked for
+        from .torch_session import TorchSession
+
+        return TorchSession
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

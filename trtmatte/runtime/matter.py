@@ -20,9 +20,18 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 
 from ..errors import TrtmatteError
+from ..shapes import check_max_side
 from .session import MattingSession
 
 BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
+DEVICES = ("cpu", "cuda")
+TORCH_PRECISIONS = ("fp32", "fp16")  # other backends take precision from the graph or engine
+# A backend without its model flag: auto passes it over with the short reason; an explicit
+# --backend fails with the long one.
+MISSING = {"tensorrt": "needs --engine or --onnx", "onnxruntime": "needs --onnx", "torch": "needs --weights"}
+MISSING_HINT = {"tensorrt": "needs --engine PLAN or --onnx MODEL.onnx (built once, then cached)",
+                "onnxruntime": "needs --onnx MODEL.onnx (create it with `trtmatte export`)",
+                "torch": "needs --weights CHECKPOINT (trtmatte .safetensors or the authors' Keras .h5)"}
 
 
 @dataclass(frozen=True)
@@ -37,9 +46,9 @@ class Environment:
     @classmethod
     def probe(cls) -> "Environment":
         from .. import _lazy
-        from ..engine.flavour import current_gpu
+        from ..engine.flavour import current_gpu, installed_flavour
 
-        trt = next((n for n in ("tensorrt", "tensorrt_rtx") if _lazy.is_available(n)), None)
+        trt = installed_flavour()
         gpu = current_gpu()
         ort_cuda = False
         if _lazy.is_available("onnxruntime"):
@@ -56,7 +65,11 @@ class Candidate:
 
 def candidates(backend: str, env: Environment, *, onnx=None, engine=None, weights=None, variant=None,
                device: str | None = None, random_weights: bool = False) -> tuple[list[Candidate], list[str]]:
-    """Backends to try in order, and the reasons others were passed over. Pure: no imports, no I/O."""
+    """Backends to try in order, and the reasons others were passed over. Pure: no imports, no I/O.
+
+    ``auto`` passes over what this machine cannot run. An explicit ``tensorrt`` is tried whatever
+    the probe says: an ONNX graph is built into the cache (TensorRT-RTX needs no GPU for that),
+    and the loader then says in one line why the plan cannot run here, if it cannot."""
     if backend not in BACKENDS:
         raise TrtmatteError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
     skipped: list[str] = []
@@ -65,18 +78,20 @@ def candidates(backend: str, env: Environment, *, onnx=None, engine=None, weight
     for name in want:
         if name == "tensorrt":
             if not (engine or onnx):
-                skipped.append("tensorrt: needs --engine or --onnx")
+                skipped.append(f"tensorrt: {MISSING['tensorrt']}")
+            elif device == "cpu":
+                skipped.append("tensorrt: --device cpu")
+            elif backend == "tensorrt":
+                out.append(Candidate("tensorrt", env.gpu or "cuda", "--backend tensorrt"))
             elif env.tensorrt is None:
                 skipped.append("tensorrt: not installed")
             elif env.gpu is None:
                 skipped.append("tensorrt: no CUDA GPU")
-            elif device == "cpu":
-                skipped.append("tensorrt: --device cpu")
             else:
                 out.append(Candidate("tensorrt", env.gpu, f"{env.tensorrt} and {env.gpu} present"))
         elif name == "onnxruntime":
             if not onnx:
-                skipped.append("onnxruntime: needs --onnx")
+                skipped.append(f"onnxruntime: {MISSING['onnxruntime']}")
             elif device == "cuda" or (device is None and env.ort_cuda):
                 if env.ort_cuda:
                     out.append(Candidate("onnxruntime", "cuda", "onnxruntime's CUDA execution provider is installed"))
@@ -87,7 +102,7 @@ def candidates(backend: str, env: Environment, *, onnx=None, engine=None, weight
                 out.append(Candidate("onnxruntime", "cpu", why))
         else:
             if not (weights or (variant and random_weights)):
-                skipped.append("torch: needs --weights")
+                skipped.append(f"torch: {MISSING['torch']}")
             elif device == "cuda" and not env.torch_cuda:
                 skipped.append("torch: --device cuda but PyTorch sees no CUDA GPU")
             else:
@@ -105,6 +120,11 @@ class Matter:
                  env: Environment | None = None, log: Callable[[str], None] | None = None):
         """``random_weights``: with no ``weights``, PyTorch may run a randomly initialised ``variant``
         (for timing only; said in the session's ``weights_note``)."""
+        if backend not in BACKENDS:
+            raise TrtmatteError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+        if device is not None and device not in DEVICES:
+            raise TrtmatteError(f"unknown device {device!r}: use {' or '.join(DEVICES)}")
+        check_max_side(max_side)
         env = env or Environment.probe()
         if weights is None and not random_weights:
             weights = _bundled_weights(variant)
@@ -117,8 +137,8 @@ class Matter:
                 self.session = self._open(cand, onnx=onnx, engine=engine, weights=weights, variant=variant,
                                           precision=precision, max_side=max_side, slots=slots, graphs=graphs)
             except TrtmatteError as exc:
-                if backend != "auto":
-                    raise
+                if backend != "auto" or len(cands) == 1:
+                    raise  # nothing to fall back to: the backend's own one-line error says it best
                 errors.append(f"{cand.backend}: {exc}")
                 continue
             passed = "; ".join(skipped + errors)
@@ -127,6 +147,8 @@ class Matter:
             return
         detail = "; ".join(skipped + errors)
         if backend != "auto":
+            if skipped == [f"{backend}: {MISSING[backend]}"]:
+                raise TrtmatteError(f"--backend {backend} {MISSING_HINT[backend]}")
             raise TrtmatteError(f"--backend {backend} cannot run here: {detail}")
         raise TrtmatteError(f"no backend can run{' (' + detail + ')' if detail else ''}: "
                             "give --onnx MODEL.onnx, --engine PLAN or --weights CKPT")
@@ -163,7 +185,7 @@ class Matter:
     def run_files(self, paths: Iterable[str | os.PathLike], workers: int = 2) -> Iterator[Any]:
         """Pipelined over image files: ItemResult per path, in order (alpha [H, W] in ``value``)."""
         from ..imageio import read_rgb
-        from .pipeline import Pipeline, as_backend
+        from .pipelined import Pipeline, as_backend
 
         def prepare(path):
             return read_rgb(path)[None]

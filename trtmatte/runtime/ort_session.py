@@ -9,19 +9,9 @@ import numpy as np
 
 from .._lazy import require
 from ..errors import TrtmatteError
+from ..contract.metadata import stamped_precision
+from ..contract.names import ALPHA, IMAGE, METADATA_PREFIX
 from .session import MattingSession, SessionInfo
-
-
-def read_graph_metadata(path: str | os.PathLike) -> dict[str, str]:
-    """trtmatte's ``metadata_props`` of an exported graph, without loading the weights."""
-    onnx = require("onnx", "reading ONNX metadata")
-    model = onnx.load(str(path), load_external_data=False)
-    return {p.key[len("trtmatte."):]: p.value for p in model.metadata_props if p.key.startswith("trtmatte.")}
-
-
-def graph_precision(metadata: dict[str, str]) -> str:
-    """fp32 / fp16 / int8 as `trtmatte quantize` stamped it (``trtmatte.precision``); exports are fp32."""
-    return metadata.get("precision", "fp32")
 
 
 class OrtSession(MattingSession):
@@ -46,15 +36,17 @@ class OrtSession(MattingSession):
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... types
             raise TrtmatteError(f"onnxruntime cannot load {path}: {str(exc).splitlines()[0]}") from None
         inputs = self.session.get_inputs()
-        if [i.name for i in inputs] != ["image"] or inputs[0].type != "tensor(uint8)":
-            raise TrtmatteError(f"{path} is not a trtmatte whole-pipeline graph (expects one uint8 input 'image'); "
+        if [i.name for i in inputs] != [IMAGE] or inputs[0].type != "tensor(uint8)":
+            raise TrtmatteError(f"{path} is not a trtmatte whole-pipeline graph (expects one uint8 input '{IMAGE}'); "
                                 "export it with `trtmatte export`")
-        self.metadata = read_graph_metadata(path)
+        # onnxruntime hands out the graph's metadata_props itself: no onnx package needed to run a graph
+        custom = self.session.get_modelmeta().custom_metadata_map
+        self.metadata = {k[len(METADATA_PREFIX):]: v for k, v in custom.items() if k.startswith(METADATA_PREFIX)}
         self.output_names = [o.name for o in self.session.get_outputs()]
         provider = self.session.get_providers()[0].replace("ExecutionProvider", "").lower()
         device = f"{provider} ({os.cpu_count()} cores)" if provider == "cpu" else provider
         self.io_binding = self.session.io_binding() if provider == "cuda" else None
-        self.info = SessionInfo("onnxruntime", graph_precision(self.metadata), device,
+        self.info = SessionInfo("onnxruntime", stamped_precision(self.metadata), device,
                                 self.metadata.get("variant", "?"), ort.__version__)
 
     def run_raw(self, images: np.ndarray) -> dict[str, np.ndarray]:
@@ -62,15 +54,15 @@ class OrtSession(MattingSession):
         images = self.check_images(images)
         if self.io_binding is not None:
             binding = self.io_binding
-            binding.bind_cpu_input("image", np.ascontiguousarray(images))
+            binding.bind_cpu_input(IMAGE, np.ascontiguousarray(images))
             for name in self.output_names:
                 binding.bind_output(name, "cpu")
             self.session.run_with_iobinding(binding)
             return dict(zip(self.output_names, binding.copy_outputs_to_cpu()))
-        return dict(zip(self.output_names, self.session.run(None, {"image": images})))
+        return dict(zip(self.output_names, self.session.run(None, {IMAGE: images})))
 
     def run(self, images: np.ndarray) -> np.ndarray:
-        alpha = self.run_raw(images)["alpha"]
+        alpha = self.run_raw(images)[ALPHA]
         if alpha.dtype == np.uint8:
             return alpha.astype(np.float32) / 255.0
         return alpha.astype(np.float32)

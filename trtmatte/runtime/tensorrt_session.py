@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import TrtmatteError
+from ..contract.names import ALPHA, IMAGE as INPUT
 from .buffers import IOPlan, TensorSpec, numpy_dtype, plan_io, shape_fits
 from .session import MattingSession, SessionInfo, Timing
 
-INPUT = "image"
 
 
 class TrtEngineLayer:
@@ -88,7 +88,9 @@ class TensorRTSession(MattingSession):
             loaded = load(plan_or_layer)  # refuses mismatched plans / no GPU in one line, before deserializing
             layer = TrtEngineLayer(loaded)
             profile = loaded.meta.profile
-            flavour = "TensorRT-RTX" if loaded.meta.tensorrt_flavour == "tensorrt_rtx" else "TensorRT"
+            from ..engine.flavour import flavour_label
+
+            flavour = flavour_label(loaded.meta.tensorrt_flavour)
             info = SessionInfo("tensorrt", loaded.meta.precision, loaded.gpu.name,
                                loaded.meta.onnx_metadata.get("variant", "?"), f"({flavour}) {loaded.meta.tensorrt_version}")
         else:
@@ -102,8 +104,8 @@ class TensorRTSession(MattingSession):
         self.layer, self.cuda, self.info, self.use_graphs = layer, cuda, info, graphs
         self.profile = {k: {kk: list(vv) for kk, vv in v.items()} for k, v in profile.items()}
         tensors = layer.tensors
-        if [t.name for t in tensors if t.is_input] != [INPUT] or "alpha" not in [t.name for t in tensors]:
-            raise TrtmatteError("the engine is not a trtmatte whole-pipeline graph (expects input 'image', output 'alpha'); "
+        if [t.name for t in tensors if t.is_input] != [INPUT] or ALPHA not in [t.name for t in tensors]:
+            raise TrtmatteError(f"the engine is not a trtmatte whole-pipeline graph (expects input '{INPUT}', output '{ALPHA}'); "
                                 "build it from `trtmatte export` output")
         self.reallocations = 0
         self._closed = False
@@ -122,7 +124,7 @@ class TensorRTSession(MattingSession):
     def _make_slot(self, index: int, context: Any, stream: Any) -> _Slot:
         device = {b.name: self.cuda.device_buffer(b.nbytes) for b in self.plan.buffers}
         pinned = {b.name: self.cuda.pinned(b.nbytes) for b in self.plan.buffers}
-        alpha = self.plan["alpha"]
+        alpha = self.plan[ALPHA]
         events = tuple(self.cuda.event() for _ in range(4))  # start, uploaded, computed, downloaded
         return _Slot(index, context, stream, device, pinned, np.empty(int(np.prod(alpha.max_shape)), np.float32),
                      events, {})
@@ -149,8 +151,8 @@ class TensorRTSession(MattingSession):
                     g.close()
                 slot.graphs.clear()
                 self.reallocations += 1
-        if np.prod(out_shapes["alpha"]) > slot.alpha_f32.size:
-            slot.alpha_f32 = np.empty(int(np.prod(out_shapes["alpha"])), np.float32)
+        if np.prod(out_shapes[ALPHA]) > slot.alpha_f32.size:
+            slot.alpha_f32 = np.empty(int(np.prod(out_shapes[ALPHA])), np.float32)
             self.reallocations += 1
 
     # ------------------------------------------------------------------ per call (no allocation)
@@ -229,7 +231,7 @@ class TensorRTSession(MattingSession):
 
     def collect(self, slot_index: int) -> np.ndarray:
         """Float alpha of a slot (a view of a persistent buffer: copy it to keep it past the next call)."""
-        alpha = self.collect_raw(slot_index)["alpha"]
+        alpha = self.collect_raw(slot_index)[ALPHA]
         out = self._slots[slot_index].alpha_f32[: alpha.size].reshape(alpha.shape)
         if alpha.dtype == np.uint8:
             np.multiply(alpha, np.float32(1 / 255), out=out)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import TrtmatteError
-from ..models.pipeline import MattingPipeline, PipelineOutput
+from ..models.matting_pipeline import MattingPipeline, PipelineOutput
 from ..models.preprocess import resize_nchw, working_size
 from ..models.registry import Preprocessing
 from .session import MattingSession, SessionInfo, Timing

@@ -45,7 +45,7 @@ def _to_sample(image: np.ndarray, alpha: np.ndarray, index: int) -> dict:
 @dataclass(frozen=True)
 class AugmentOptions:
     crop: int = 320  # output size, square
-    max_angle: float = 15.0  # paper: rotation (DESIGN.md: +-15 degrees)
+    max_angle: float = 15.0  # paper: rotation (docs/design.md: +-15 degrees)
     flip: bool = True
     seed: int = 0
 

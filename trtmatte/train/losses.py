@@ -1,4 +1,4 @@
-"""The Late Fusion paper's training losses (Zhong et al., CVPR 2019, Sec. 3.2-3.4; DESIGN.md section 1).
+"""The Late Fusion paper's training losses (Zhong et al., CVPR 2019, Sec. 3.2-3.4; docs/design.md).
 
 Notation: ``a`` is the ground-truth alpha in [0, 1] (N x 1 x H x W), ``p`` a predicted probability.
 Solid pixels have a in {0, 1}; the transition is 0 < a < 1 (the dataset quantises alpha to 8-bit

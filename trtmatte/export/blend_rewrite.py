@@ -2,7 +2,7 @@
 node (the TensorRT plugin in plugins/), and expand such a node back into plain ONNX ops.
 
 What the node covers, decided from our graphs' structure: the three Sigmoids (F, B, beta; located
-structurally by ``quantize.anatomy``: the Sigmoids fed by Convs) and eq. 2's Mul/Sub/Sub/Mul/Add,
+structurally by ``contract.anatomy``: the Sigmoids fed by Convs) and eq. 2's Mul/Sub/Sub/Mul/Add,
 plus the kernel's clamp to [0, 1] (a no-op for a convex mix of probabilities). It does not absorb
 the pipeline's clamp, uint8 quantization or crop: in trtmatte's graphs the blend output feeds the
 antialiased MatMul resize back to the input size (``models/preprocess.py``), so those ops never
@@ -23,9 +23,9 @@ from collections import defaultdict
 
 from .._lazy import require
 from ..errors import TrtmatteError
-from ..plugins.fused_blend import (ONNX_CODES, ONNX_DOMAIN, ONNX_DTYPES, PLUGIN_NAME, PLUGIN_NAMESPACE,
+from ..plugins.blend_op import (ONNX_CODES, ONNX_DOMAIN, ONNX_DTYPES, PLUGIN_NAME, PLUGIN_NAMESPACE,
                                    PLUGIN_VERSION, FusedBlendAttrs)
-from ..quantize.anatomy import analyse, name_nodes
+from ..contract.anatomy import analyse, name_nodes
 
 BOOKKEEPING_ATTRS = ("plugin_namespace", "plugin_version")
 

@@ -32,7 +32,7 @@ class MattingPipeline(nn.Module):
         self.pre = preprocessing
 
     def forward(self, image: torch.Tensor) -> PipelineOutput:
-        # Cast before anything else: TensorRT only casts uint8 tensors (DESIGN.md section 3).
+        # Cast before anything else: TensorRT only casts uint8 tensors (docs/design.md).
         x = image.to(torch.float32).permute(0, 3, 1, 2)
         height, width = x.shape[-2], x.shape[-1]
         h, w = working_size(height, width, self.pre.size_multiple, self.pre.max_side)

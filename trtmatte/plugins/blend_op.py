@@ -1,7 +1,7 @@
 """The FusedBlend op, defined once in plain Python: attributes and their serialization, output
 shape and type, supported type/format combinations, and a NumPy reference.
 
-The TensorRT Python plugin (``trt_plugin.py``) and the ONNX rewrite (``trtmatte/export/fused_blend.py``)
+The TensorRT Python plugin (``trt_plugin.py``) and the ONNX rewrite (``trtmatte/export/blend_rewrite.py``)
 are thin layers over these functions, so everything here is tested without TensorRT or a GPU. The C++
 plugin (``plugins/blend/FusedBlendPlugin.cpp``) implements the same rules; keep them in step.
 

@@ -1,0 +1,35 @@
+"""The model/backend flags every inference command shares (``matte``, ``bench``, and ``serve``):
+one definition, one set of defaults, and one way to turn them into a :class:`trtmatte.Matter`."""
+from __future__ import annotations
+
+import argparse
+from typing import Callable
+
+from ..runtime.matter import BACKENDS, DEVICES, TORCH_PRECISIONS
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model and backend")
+    group.add_argument("--backend", default="auto", choices=BACKENDS,
+                       help="inference backend (default auto: the best available, TensorRT > onnxruntime > "
+                            "PyTorch, and it says why)")
+    group.add_argument("--onnx", help="exported graph (`trtmatte export`): run by onnxruntime, or built once into "
+                                      "a cached engine for --backend tensorrt")
+    group.add_argument("--engine", help="TensorRT plan (`trtmatte build`)")
+    group.add_argument("--weights", help="checkpoint for the torch backend (.safetensors from trtmatte, or Keras .h5; "
+                                         "default: the bundled demo model, see `trtmatte models`)")
+    group.add_argument("--variant", help="registry variant, when the weights file does not say")
+    group.add_argument("--device", choices=DEVICES, help="default: the best the backend has")
+    group.add_argument("--precision", default="fp32", choices=TORCH_PRECISIONS,
+                       help="torch only (fp16 = autocast on CUDA); other backends take it from the graph or engine")
+    group.add_argument("--max-side", type=int,
+                       help="torch only: cap on the longer working side (default: the variant's, 800); "
+                            "an exported graph has it baked in")
+
+
+def open_matter(args: argparse.Namespace, log: Callable[[str], None] = print, **options):
+    """A Matter from the shared flags; ``options`` are the command's own (slots, graphs, ...)."""
+    from ..runtime.matter import Matter
+
+    return Matter(args.backend, onnx=args.onnx, engine=args.engine, weights=args.weights, variant=args.variant,
+                  device=args.device, precision=args.precision, max_side=args.max_side, log=log, **options)

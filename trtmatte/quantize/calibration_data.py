@@ -1,0 +1,56 @@
+"""The data a precision conversion is calibrated and judged on, and the rules that keep them apart:
+calibration images spread over a composite set, and a held-out set that shares no background with
+it (an accuracy report on the calibration images would flatter INT8)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import TrtmatteError
+
+
+def check_held_out_dirs(eval_dir: str | os.PathLike | None, calib_dir: str | os.PathLike | None) -> None:
+    """Refuse, before any work, a report without a held-out set or with the calibration set as one."""
+    if not eval_dir:
+        raise TrtmatteError("--report needs --eval DIR, a held-out set (`trtmatte calibset --split heldout --seed 1`)")
+    if calib_dir and Path(eval_dir).resolve() == Path(calib_dir).resolve():
+        raise TrtmatteError("--eval is the calibration set: the report needs held-out composites")
+
+
+def held_out_samples(eval_dir: str | os.PathLike, calib_samples=None) -> list:
+    """The held-out set's samples, refused if they share a background with the calibration set."""
+    from ..data import read_manifest
+
+    held_out = read_manifest(eval_dir)
+    if calib_samples:
+        shared = sorted({s.bg for s in calib_samples} & {s.bg for s in held_out})
+        if shared:
+            raise TrtmatteError(f"--eval shares backgrounds with --calib ({', '.join(shared[:3])}): "
+                                "not held out; build it with other backgrounds (--split heldout)")
+    return held_out
+
+
+def calibration_images(samples, count: int, size: int) -> list[np.ndarray]:
+    """``count`` images spread evenly over ``samples`` (every foreground, many backgrounds),
+    centre-cropped square and resized to ``size``."""
+    from ..data.calibset import square_images
+
+    if count < 1 or size < 32:
+        raise TrtmatteError("--calib-count must be >= 1 and --calib-size >= 32")
+    step = max(1, len(samples) // count)
+    return square_images(samples[::step][:count], size)
+
+
+def output_paths(jobs: list[tuple[str, str | None]], model: str | os.PathLike,
+                 output: str | os.PathLike) -> list[tuple[str, str | None, Path]]:
+    """Where each (precision, method) graph goes: ``output`` itself for one graph, else
+    ``output/<stem>.<precision>[-<method>].onnx`` in an existing directory."""
+    out = Path(output)
+    if len(jobs) == 1:
+        return [(*jobs[0], out)]
+    if not out.is_dir():
+        raise TrtmatteError(f"{len(jobs)} output graphs need -o to be an existing directory, got {out}")
+    stem = Path(model).stem
+    return [(p, m, out / f"{stem}.{p}{'' if m is None else '-' + m}.onnx") for p, m in jobs]
