@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduce README's precision table: FP32 vs FP16 vs INT8 (three calibration methods) of one
+# Reproduce the precision table of docs/results.md: FP32 vs FP16 vs INT8 (three calibration methods) of one
 # checkpoint, on held-out synthetic composites and scikit-image photos, in onnxruntime (CPU).
 # Usage: calibration/precision_report.sh CHECKPOINT WORKDIR   (about 20-30 minutes on 2 cores)
 set -euo pipefail

@@ -7,21 +7,29 @@ package becomes a :class:`DependencyMissing` error with the install hint.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from types import ModuleType
 
 from .errors import DependencyMissing
 
-# module name -> how to get it
+# top-level module name -> how to get it (the extras are defined in pyproject.toml)
 INSTALL_HINTS = {
+    "torch": "pip install 'trtmatte[torch]' (the PyTorch backend and checkpoints; the CPU build is enough)",
+    "safetensors": "pip install 'trtmatte[torch]'",
+    "onnx": "pip install 'trtmatte[export]' (or 'trtmatte[quantize]')",
+    "onnxsim": "pip install 'trtmatte[export]'",
+    "onnxscript": "pip install 'trtmatte[export]'",
+    "onnxconverter_common": "pip install 'trtmatte[quantize]'",
+    "cv2": "pip install 'trtmatte[quantize]' (OpenCV, for the matting metrics)",
+    "scipy": "pip install 'trtmatte[quantize]' (SciPy, for the matting metrics)",
+    "skimage": "pip install 'trtmatte[data]' (scikit-image's bundled photos)",
+    "h5py": "pip install 'trtmatte[keras]' (reading the authors' Keras weights)",
+    "matplotlib": "pip install 'trtmatte[bench]'",
+    "onnxruntime": "pip install onnxruntime (or onnxruntime-gpu for its CUDA execution provider)",
     "tensorrt": "pip install tensorrt (NVIDIA's TensorRT; on Jetson it ships with JetPack)",
-    "tensorrt_rtx": "pip install tensorrt-rtx-cu12==1.7.1.116",
-    "cuda": "pip install cuda-python==12.9.4 (or: pip install -e '.[gpu]')",
+    "tensorrt_rtx": "pip install 'trtmatte[rtx]' (TensorRT for RTX: builds engines without a GPU)",
+    "cuda": "pip install 'trtmatte[gpu]' (cuda-python, for the pinned-memory CUDA runtime)",
     "cupy": "pip install cupy-cuda12x",
-    "onnx": "pip install onnx",
-    "matplotlib": "pip install matplotlib==3.11.2 (or: pip install -e '.[bench]')",
-    "onnxruntime": "pip install onnxruntime",
-    "h5py": "pip install h5py",
-    "onnxconverter_common": "pip install onnxconverter-common==1.16.0",
 }
 
 # Heavy GPU stacks: a test asserts none of them is imported by `import trtmatte` or `--help`.
@@ -45,3 +53,11 @@ def is_available(name: str) -> bool:
     except ImportError:
         return False
     return True
+
+
+def is_installed(name: str) -> bool:
+    """Whether ``name`` could be imported, without importing it (cheap; for probes)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # a parent package missing, or a broken spec
+        return False

@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from .. import __version__
+from .._lazy import INSTALL_HINTS
 from ..errors import TrtmatteError
 from .base import Command
 from .bench_cmd import Bench
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    args = None
     try:
         # argparse converters (sizes, shapes) raise TrtmatteError: one line, exit 1, like run()'s errors
         args = parser.parse_args(argv)
@@ -45,6 +47,15 @@ def main(argv: list[str] | None = None) -> int:
         return args._command.run(args)
     except TrtmatteError as exc:
         print(f"trtmatte: error: {exc}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as exc:
+        # An optional package the command needs (PyTorch for `export`, ...) is not in this install.
+        top = (exc.name or "").split(".")[0]
+        if top not in INSTALL_HINTS:
+            raise
+        command = getattr(args, "_command", None)
+        needed = f" (needed for `trtmatte {command.name}`)" if command else ""
+        print(f"trtmatte: error: {top} is not installed{needed}: {INSTALL_HINTS[top]}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("trtmatte: interrupted", file=sys.stderr)

@@ -135,10 +135,10 @@ def get_flavour(name: str | None = None) -> Flavour:
 
 
 def current_gpu() -> GpuInfo | None:
-    """The first CUDA GPU, or None. Asks cuda-python's runtime when installed (the runtime's own
-    dependency), else PyTorch when installed; with neither, no GPU can be used from Python anyway.
-    Both answer quickly on a machine without a GPU or driver."""
-    if _lazy.is_available("cuda.bindings.runtime"):
+    """The first CUDA GPU, or None. Asks cuda-python's runtime when installed (what the TensorRT
+    session runs on), else PyTorch when installed; with neither, no GPU can be used from Python.
+    Both answer quickly on a machine without a GPU or driver; neither is imported when absent."""
+    if _lazy.is_installed("cuda.bindings") and _lazy.is_available("cuda.bindings.runtime"):
         cudart = importlib.import_module("cuda.bindings.runtime")
         err, count = cudart.cudaGetDeviceCount()
         if int(getattr(err, "value", err)) != 0 or count < 1:
@@ -148,7 +148,7 @@ def current_gpu() -> GpuInfo | None:
             return None
         name = props.name.decode(errors="replace") if isinstance(props.name, bytes) else str(props.name)
         return GpuInfo(name.split("\0")[0], (int(props.major), int(props.minor)))
-    if _lazy.is_available("torch"):
+    if _lazy.is_installed("torch"):
         import torch
 
         if not torch.cuda.is_available():

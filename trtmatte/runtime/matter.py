@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
+from .._lazy import INSTALL_HINTS
 from ..errors import TrtmatteError
 from ..shapes import check_max_side
 from .session import MattingSession
@@ -42,18 +43,24 @@ class Environment:
     gpu: str | None  # the CUDA GPU's name, or None
     ort_cuda: bool  # onnxruntime has the CUDA execution provider
     torch_cuda: bool
+    torch: bool = True  # PyTorch is installed (core installs run graphs and engines without it)
 
     @classmethod
-    def probe(cls) -> "Environment":
+    def probe(cls, backend: str = "auto") -> "Environment":
+        """Probe what choosing ``backend`` depends on (everything for auto). An explicit backend
+        probes only its own stack: running an ONNX graph never imports TensorRT or PyTorch."""
         from .. import _lazy
         from ..engine.flavour import current_gpu, installed_flavour
 
-        trt = installed_flavour()
-        gpu = current_gpu()
+        trt = installed_flavour() if backend in ("auto", "tensorrt") else None
+        gpu = current_gpu() if backend in ("auto", "tensorrt", "torch") else None
         ort_cuda = False
-        if _lazy.is_available("onnxruntime"):
+        if backend in ("auto", "onnxruntime") and _lazy.is_available("onnxruntime"):
             ort_cuda = "CUDAExecutionProvider" in _lazy.require("onnxruntime").get_available_providers()
-        return cls(trt, gpu.name if gpu else None, ort_cuda, gpu is not None)
+        torch = backend in ("auto", "torch") and _lazy.is_installed("torch")
+        # torch is imported only where a GPU is: a CPU build of PyTorch says no
+        torch_cuda = torch and gpu is not None and _lazy.require("torch").cuda.is_available()
+        return cls(trt, gpu.name if gpu else None, ort_cuda, torch_cuda, torch)
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,8 @@ def candidates(backend: str, env: Environment, *, onnx=None, engine=None, weight
         else:
             if not (weights or (variant and random_weights)):
                 skipped.append(f"torch: {MISSING['torch']}")
+            elif not env.torch and backend == "auto":  # explicit: opening it says how to install it
+                skipped.append(f"torch: not installed ({INSTALL_HINTS['torch']})")
             elif device == "cuda" and not env.torch_cuda:
                 skipped.append("torch: --device cuda but PyTorch sees no CUDA GPU")
             else:
@@ -125,7 +134,7 @@ class Matter:
         if device is not None and device not in DEVICES:
             raise TrtmatteError(f"unknown device {device!r}: use {' or '.join(DEVICES)}")
         check_max_side(max_side)
-        env = env or Environment.probe()
+        env = env or Environment.probe(backend)
         if weights is None and not random_weights:
             weights = _bundled_weights(variant)
         cands, skipped = candidates(backend, env, onnx=onnx, engine=engine, weights=weights, variant=variant,
@@ -218,7 +227,9 @@ def open_torch(weights, variant, device: str, *, precision="fp32", max_side=None
                max_shape=(1, 800, 800, 3), log: Callable[[str], None] = lambda m: None):
     """A TorchSession from a checkpoint, or (no weights) a randomly initialised registry variant,
     which is stated in ``weights_note`` and the log because its mattes mean nothing."""
-    import torch
+    from .._lazy import require
+
+    torch = require("torch", "the PyTorch backend")
 
     from ..models import create_model, get_config
     from .torch_session import TorchSession

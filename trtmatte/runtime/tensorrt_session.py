@@ -8,10 +8,10 @@ outputs (valid until the next call on the same slot).
 
 The TensorRT API is touched only by :class:`TrtEngineLayer` (engine I/O description, contexts);
 the session logic talks to it and to :class:`~.cuda.CudaRuntime`, both of which tests replace with
-fakes. NOT EXECUTED against real TensorRT on any machine of this project: CI has no GPU, the lent
-H100 has no TensorRT, and TensorRT-RTX plans do not target SM90 (README).
+fakes. Not yet executed against a real TensorRT engine (docs/where-it-ran.md): the tests drive it
+through those fakes.
 
-``slots=2`` gives the pipelined mode (:mod:`.pipeline`) two sets of buffers and streams: the
+``slots=2`` gives the pipelined mode (:mod:`.pipelined`) two sets of buffers and streams: the
 upload of image k+1 and the download of image k-1 overlap the compute of image k. TensorRT lets
 one optimisation profile serve one execution context at a time, so with a single-profile engine
 both slots share one context and compute is ordered across the streams with an event.
