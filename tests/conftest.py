@@ -1,44 +1,44 @@
+"""Suite-wide setup: tests/ on sys.path (helpers import as ``helpers.<module>``), the markers, the
+`gpu` skip, and the fixtures more than one tests/<subpackage>/ folder uses. The tree mirrors
+trtmatte/: tests/<subpackage>/test_*.py, top-level modules' tests in tests/ itself. Test folders
+have no __init__.py, so test file basenames must be unique across the tree."""
 from __future__ import annotations
 
-import os
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("TRTMATTE_SHARED", REPO.parent / "shared"))
+TESTS = Path(__file__).resolve().parent
+if str(TESTS) not in sys.path:  # pytest's default import mode does this too; importlib mode does not
+    sys.path.insert(0, str(TESTS))
 
-
-@pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    if not (SHARED / "reference").is_dir():
-        pytest.skip(f"reference data not found: {SHARED}/reference (CI checks out ../shared beside the repo; "
-                    "or set TRTMATTE_SHARED)")
-    return SHARED
+MARKERS = (
+    "slow: full-size network runs (seconds each on 2 cores)",
+    "gpu: needs an NVIDIA GPU (CUDA); skipped with the reason where none is present",
+)
+NO_GPU = "no NVIDIA GPU (CUDA) on this machine"
 
 
-def randomize_(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """Give every parameter and BN statistic a distinct random value, so copies can be told apart."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, t in model.state_dict().items():
-            if name.endswith("running_var"):
-                t.copy_(torch.rand(t.shape, generator=g) + 0.5)
-            elif t.is_floating_point():
-                t.copy_(torch.randn(t.shape, generator=g) * 0.05)
-            else:
-                t.fill_(int(torch.randint(0, 100, (), generator=g)))
-    return model
+def pytest_configure(config):
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
 
 
-@pytest.fixture(scope="session")
-def late_fusion():
-    from trtmatte.models import create_model
+_gpu: list = []  # [GpuInfo | None], asked once and only when a `gpu` test is about to run
 
-    torch.manual_seed(0)
-    return create_model("late_fusion")
+
+@pytest.hookimpl(tryfirst=True)  # before skipif marks and fixtures: a test's own skips name what else is missing
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("gpu") is None:
+        return
+    if not _gpu:
+        from trtmatte.engine.flavour import current_gpu
+
+        _gpu.append(current_gpu())
+    if _gpu[0] is None:
+        pytest.skip(NO_GPU)
 
 
 @pytest.fixture(scope="session")
@@ -52,7 +52,7 @@ def photo() -> np.ndarray:
 def late_fusion_export(tmp_path_factory):
     """The paper's network, BN re-estimated on photos, exported (float32 alpha) once per test session
     through the CLI with --check: (onnx path, checkpoint path, export+parity report dict).
-    Exporting takes ~2 minutes on 2 cores, so parity and engine tests share it."""
+    Exporting takes ~2 minutes on 2 cores, so parity (tests/export) and engine (tests/engine) tests share it."""
     pytest.importorskip("onnxruntime", reason="onnxruntime is needed to export and check the graph")
     pytest.importorskip("skimage", reason="scikit-image is needed for its bundled photos")
     import json

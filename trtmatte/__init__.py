@@ -3,9 +3,8 @@
 Importing trtmatte never imports TensorRT, CUDA or onnxruntime: GPU stacks are loaded lazily by
 :mod:`trtmatte._lazy` when a backend that needs them is used.
 """
-__version__ = "0.1.0"
-
-from .errors import TrtmatteError  # noqa: E402
+from ._version import __version__
+from .errors import TrtmatteError
 
 __all__ = ["__version__", "Matter", "TrtmatteError"]
 

@@ -12,7 +12,7 @@ Steps, each recorded even if a later one fails (the whole run takes about a minu
 3. correctness: the kernel through ctypes on PyTorch CUDA tensors, batch 2 at 2048x2048, every
    input/output dtype combination, plus crop / odd-size / misaligned cases, against the kernel's
    CPU twin (same per-pixel code) and the float64 NumPy reference;
-4. the GPU tests of tests/test_plugin_kernel.py (they skip on machines without a GPU), if pytest is there;
+4. the GPU tests of tests/plugins/test_kernel.py (they skip on machines without a GPU), if pytest is there;
 5. timing at 800x800 and 2048x2048 (batch 1): the fused kernel vs the unfused PyTorch ops (3 sigmoids,
    eq. 2, clamp, cast), each eager and as a CUDA graph, CUDA events; bandwidth = the minimum bytes
    (3 inputs read + alpha written once) / time, against the card's peak (--peak-gbs, 3350 for H100 SXM).
@@ -283,10 +283,10 @@ def run_pytest(build_env: dict, log: Log) -> dict:
     if importlib.util.find_spec("pytest") is None:
         log("pytest: not installed, skipped")
         return {"skipped": "pytest not installed"}
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_plugin_kernel.py"],
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/plugins/test_kernel.py"],
                        capture_output=True, text=True, timeout=240, cwd=REPO, env=build_env)
     tail = r.stdout.strip().splitlines()[-12:]
-    log("pytest tests/test_plugin_kernel.py: rc", r.returncode, "|", tail[-1] if tail else r.stderr[-300:])
+    log("pytest tests/plugins/test_kernel.py: rc", r.returncode, "|", tail[-1] if tail else r.stderr[-300:])
     return {"rc": r.returncode, "tail": tail}
 
 

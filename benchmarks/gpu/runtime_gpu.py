@@ -4,7 +4,7 @@ Usage (repo root, on the GPU machine; the repo is copied, not installed):
     OUT=${OUT:-/tmp/out} PYTHONPATH=. python3 benchmarks/gpu/runtime_gpu.py
 
 Runs, each step in a subprocess with its own time limit (the whole script stays under 5 minutes):
-1. the GPU tests of the runtime (python3 -m pytest -q tests/test_runtime*.py), which skip on CPU
+1. the GPU tests of the runtime (python3 -m pytest -q tests/runtime), which skip on CPU
    machines: the cuda-python layer, the PyTorch-CUDA session, pipelining, CUDA graphs;
 2. `trtmatte bench --backend torch --variant late_fusion --device cuda` at 800x800, batch 1, FP32 and
    FP16 (autocast), eager and with CUDA graphs: latency split H2D / compute / D2H from CUDA events,
@@ -79,9 +79,7 @@ def main() -> int:
         results["environment"][name] = out.strip()
 
     code, out = step("pytest", [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
-                                "tests/test_runtime_buffers.py", "tests/test_runtime_tensorrt.py",
-                                "tests/test_runtime_pipeline.py", "tests/test_runtime_backends.py",
-                                "tests/test_runtime_gpu.py"], 120)
+                                "tests/runtime"], 120)
     results["pytest"] = {"exit": code, "tail": out.strip().splitlines()[-15:]}
 
     have_mpl = subprocess.run([sys.executable, "-c", "import matplotlib"], capture_output=True).returncode == 0

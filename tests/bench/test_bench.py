@@ -13,7 +13,7 @@ from trtmatte.errors import TrtmatteError
 from trtmatte.models import get_config
 from trtmatte.runtime.session import MattingSession, SessionInfo, Timing
 
-from tiny_model import TinyMatting
+from helpers.tiny_model import TinyMatting
 
 
 def test_latency_stats_percentiles():

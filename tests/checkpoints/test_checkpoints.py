@@ -12,7 +12,7 @@ from trtmatte.checkpoints.native import load_model, load_state, save_checkpoint
 from trtmatte.errors import TrtmatteError
 from trtmatte.models import create_model
 
-from conftest import randomize_
+from helpers.weights import randomize_
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from PIL import Image
 from trtmatte._lazy import GPU_MODULES
 from trtmatte.cli.main import main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -190,7 +190,7 @@ def test_convert_weights_cli(tmp_path):
     from trtmatte.checkpoints.keras import write_keras_h5
     from trtmatte.checkpoints.native import load_model
     from trtmatte.models import create_model
-    from conftest import randomize_
+    from helpers.weights import randomize_
 
     model = randomize_(create_model("late_fusion_lite"), seed=5)
     h5 = tmp_path / "authors.h5"
@@ -205,7 +205,7 @@ def test_convert_weights_cli(tmp_path):
 @pytest.fixture(scope="module")
 def tiny_onnx(tmp_path_factory):
     pytest.importorskip("onnxruntime", reason="onnxruntime is needed for the onnxruntime backend")
-    from tiny_model import TinyMatting
+    from helpers.tiny_model import TinyMatting
 
     from trtmatte.export import ExportOptions, export_onnx
     from trtmatte.models import get_config
@@ -249,7 +249,7 @@ def test_matte_tensorrt_backend_builds_once_then_refuses_without_gpu(tmp_path, t
 @pytest.mark.parametrize("args,expect", [
     (["--backend", "onnxruntime"], "--backend onnxruntime needs --onnx"),
     (["--backend", "tensorrt"], "--backend tensorrt needs --engine PLAN or --onnx"),
-    # no --weights: the bundled demo model, or a one-line error while it is missing (tests/test_train.py)
+    # no --weights: the bundled demo model, or a one-line error while it is missing (tests/train/test_train.py)
     (["--backend", "onnxruntime", "--onnx", "x.onnx", "--max-side", "64"], "--max-side is baked into an exported graph"),
 ])
 def test_matte_backend_argument_errors(tmp_path, args, expect, capsys):

@@ -22,11 +22,11 @@ from trtmatte.models import get_config  # noqa: E402
 from trtmatte.plugins import library  # noqa: E402
 from trtmatte.plugins.blend_op import FusedBlendAttrs, reference_alpha  # noqa: E402
 
-from plugin_build import built_library  # noqa: E402
-from tiny_model import TinyLateFusion  # noqa: E402
+from helpers.plugin_build import built_library  # noqa: E402
+from helpers.tiny_model import TinyLateFusion  # noqa: E402
 
 PRE = get_config("late_fusion").preprocessing
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def images(n=1, h=45, w=70, seed=0):

@@ -1,5 +1,5 @@
 """Whole-pipeline ONNX export: the graph contract, options and bad input, on a tiny stand-in
-network (seconds per export). Parity of the real networks is in test_export_parity.py."""
+network (seconds per export). Parity of the real networks is in tests/export/test_parity.py."""
 from __future__ import annotations
 
 import numpy as np
@@ -14,7 +14,7 @@ from trtmatte.export import ExportOptions, export_onnx  # noqa: E402
 from trtmatte.models import get_config  # noqa: E402
 from trtmatte.models.matting_pipeline import MattingPipeline  # noqa: E402
 
-from tiny_model import TinyMatting  # noqa: E402
+from helpers.tiny_model import TinyMatting  # noqa: E402
 
 PRE = get_config("late_fusion").preprocessing
 

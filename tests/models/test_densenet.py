@@ -1,6 +1,8 @@
 """The encoder must be torchvision's densenet201 layout, key for key, shape for shape."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -9,9 +11,9 @@ from trtmatte.errors import TrtmatteError
 from trtmatte.models.densenet import densenet201_encoder
 
 
-def read_reference(shared_dir):
+def read_reference(reference):
     rows = {}
-    for line in (shared_dir / "reference" / "torchvision_densenet201_state_dict.tsv").read_text().splitlines():
+    for line in Path(reference).read_text().splitlines():
         if line.startswith("#") or not line.strip():
             continue
         key, dtype, shape = line.split("\t")
@@ -19,8 +21,8 @@ def read_reference(shared_dir):
     return rows
 
 
-def test_state_dict_matches_torchvision_reference(shared_dir):
-    ref = read_reference(shared_dir)
+def test_state_dict_matches_torchvision_reference(densenet201_reference):
+    ref = read_reference(densenet201_reference)
     ref_features = {k: v for k, v in ref.items() if not k.startswith("classifier.")}
     assert len(ref_features) > 1000  # the table really was read
     mine = densenet201_encoder().state_dict()
@@ -30,10 +32,10 @@ def test_state_dict_matches_torchvision_reference(shared_dir):
         assert str(mine[key].dtype).replace("torch.", "") == dtype, key
 
 
-def _fake_torchvision_file(shared_dir, tmp_path, old_style: bool, prefix: str = ""):
+def _fake_torchvision_file(densenet201_reference, tmp_path, old_style: bool, prefix: str = ""):
     """A state_dict shaped like torchvision's file, with distinct values per key."""
     state = {}
-    for i, (key, (dtype, shape)) in enumerate(read_reference(shared_dir).items()):
+    for i, (key, (dtype, shape)) in enumerate(read_reference(densenet201_reference).items()):
         t = torch.full(shape, float(i)) if dtype == "float32" else torch.tensor(i, dtype=torch.int64)
         if old_style:  # the published .pth spells norm.1 / conv.2 (torchvision remaps on load)
             for a in ("norm1", "norm2", "conv1", "conv2", "relu1", "relu2"):
@@ -45,13 +47,13 @@ def _fake_torchvision_file(shared_dir, tmp_path, old_style: bool, prefix: str = 
 
 
 @pytest.mark.parametrize("old_style,prefix", [(False, ""), (True, ""), (False, "module.")])
-def test_imagenet_weights_load_strict(shared_dir, tmp_path, old_style, prefix):
-    path, state = _fake_torchvision_file(shared_dir, tmp_path, old_style, prefix)
+def test_imagenet_weights_load_strict(densenet201_reference, tmp_path, old_style, prefix):
+    path, state = _fake_torchvision_file(densenet201_reference, tmp_path, old_style, prefix)
     enc = densenet201_encoder()
     load_imagenet_encoder(enc, path)
     got = enc.state_dict()
     assert torch.equal(got["features.conv0.weight"], torch.zeros(64, 3, 7, 7))  # key index 0
-    ref_keys = list(read_reference(shared_dir))
+    ref_keys = list(read_reference(densenet201_reference))
     k = "features.denseblock3.denselayer40.norm2.running_var"
     assert torch.equal(got[k], torch.full_like(got[k], float(ref_keys.index(k))))
 
@@ -63,16 +65,16 @@ def test_old_style_key_remap():
     assert list(out) == ["features.denseblock1.denselayer1.norm1.weight", "features.transition1.norm.weight"]
 
 
-def test_truncated_imagenet_file_names_first_missing_key(shared_dir, tmp_path):
-    path, state = _fake_torchvision_file(shared_dir, tmp_path, False)
+def test_truncated_imagenet_file_names_first_missing_key(densenet201_reference, tmp_path):
+    path, state = _fake_torchvision_file(densenet201_reference, tmp_path, False)
     state.pop("features.denseblock2.denselayer5.conv2.weight")
     torch.save(state, path)
     with pytest.raises(TrtmatteError, match=r"missing 'features\.denseblock2\.denselayer5\.conv2\.weight' \(32x128x3x3\)"):
         load_imagenet_encoder(densenet201_encoder(), path)
 
 
-def test_wrong_shape_names_both_shapes(shared_dir, tmp_path):
-    path, state = _fake_torchvision_file(shared_dir, tmp_path, False)
+def test_wrong_shape_names_both_shapes(densenet201_reference, tmp_path):
+    path, state = _fake_torchvision_file(densenet201_reference, tmp_path, False)
     state["features.conv0.weight"] = torch.zeros(64, 3, 3, 3)
     torch.save(state, path)
     with pytest.raises(TrtmatteError, match=r"'features\.conv0\.weight' has shape 64x3x3x3, expected 64x3x7x7"):

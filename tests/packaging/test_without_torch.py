@@ -9,7 +9,7 @@ How packages are hidden: a ``sitecustomize`` put first on PYTHONPATH wraps the m
 that a hidden module is simply *not found* (``import torch`` raises ModuleNotFoundError,
 ``importlib.util.find_spec("torch")`` is None, ``importlib.metadata.version("torch")`` raises
 PackageNotFoundError), as in a venv without it. (Fake ``torch.py`` modules that raise, as in
-tests/test_cli.py, would still be found by ``find_spec`` and by package metadata.) Every lookup
+tests/cli/test_cli.py, would still be found by ``find_spec`` and by package metadata.) Every lookup
 of a hidden module made directly by trtmatte code is logged with the trtmatte frames that led to
 it, so a failure says which module reached for torch.
 

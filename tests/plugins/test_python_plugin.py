@@ -15,7 +15,7 @@ from trtmatte.plugins import library
 from trtmatte.plugins.blend_op import (FusedBlendAttrs, output_dtype, output_shape, reference_alpha,
                                           supports_combination)
 
-from plugin_build import built_library
+from helpers.plugin_build import built_library
 
 
 # ---- attributes / fields ----

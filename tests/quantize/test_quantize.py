@@ -264,7 +264,7 @@ def test_onnxruntime_target_quantizes_conv_outputs(int8, lite_f32, anatomy, cali
     assert all(zp[q.input[2]].dtype == np.uint8 for q in qs)
     assert q_after_conv(int8[0])[0] == []
     errors, _ = alpha_errors(path, evaluation)
-    assert errors.mean() < 0.1  # a working graph (untrained weights: INT8 error is large, see README)
+    assert errors.mean() < 0.1  # a working graph (untrained weights: INT8 error is large, see docs/results.md)
     with pytest.raises(TrtmatteError, match="unknown INT8 target"):
         quantize_int8(lite_f32, path, calibration, target="cpu")
 

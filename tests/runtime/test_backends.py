@@ -12,7 +12,7 @@ from trtmatte.models import get_config
 from trtmatte.runtime.matter import Environment, Matter, candidates
 from trtmatte.runtime.pipelined import Pipeline, as_backend
 
-from tiny_model import TinyMatting
+from helpers.tiny_model import TinyMatting
 
 PRE = get_config("late_fusion").preprocessing
 CPU_ONLY = Environment(tensorrt=None, gpu=None, ort_cuda=False, torch_cuda=False)

@@ -1,6 +1,7 @@
 """The runtime on a real GPU: the cuda-python layer, the PyTorch-CUDA session (pinned memory,
-streams, CUDA graphs, two slots) and TensorRT. Each test skips, naming what is missing, on
-machines without it (CI has no GPU; the lent H100 has no TensorRT)."""
+streams, CUDA graphs, two slots) and TensorRT. Every test is marked `gpu` (tests/conftest.py skips
+it, saying so, where there is no NVIDIA GPU: CI); on a GPU machine each skips naming what else is
+missing (the lent H100 has no TensorRT)."""
 from __future__ import annotations
 
 import importlib.util
@@ -11,13 +12,14 @@ import torch
 
 from trtmatte.models import get_config
 
-from tiny_model import TinyMatting
+from helpers.tiny_model import TinyMatting
 
 PRE = get_config("late_fusion").preprocessing
 HAS_CUDA_PYTHON = importlib.util.find_spec("cuda") is not None and importlib.util.find_spec("cuda.bindings") is not None
-needs_torch_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs an NVIDIA GPU with PyTorch CUDA; none here")
-needs_cuda_python = pytest.mark.skipif(not (HAS_CUDA_PYTHON and torch.cuda.is_available()),
-                                       reason="needs an NVIDIA GPU and cuda-python (pip install -e '.[gpu]'); none here")
+pytestmark = pytest.mark.gpu  # no GPU: skipped by tests/conftest.py before the checks below
+needs_torch_cuda = pytest.mark.skipif(not torch.cuda.is_available(),
+                                      reason="needs PyTorch with CUDA: this torch sees no CUDA GPU (a CPU-only build?)")
+needs_cuda_python = pytest.mark.skipif(not HAS_CUDA_PYTHON, reason="needs cuda-python (pip install -e '.[gpu]'); not installed")
 
 
 def frames(n, h, w, seed=0):
@@ -104,9 +106,7 @@ def test_torch_cuda_fp16_autocast_close_to_fp32():
 
 def _tensorrt_missing() -> str | None:
     if importlib.util.find_spec("tensorrt") is None:
-        return "needs NVIDIA TensorRT (the `tensorrt` package) on a GPU machine; TensorRT cannot run here"
-    if not torch.cuda.is_available():
-        return "needs an NVIDIA GPU to run a TensorRT engine; none here"
+        return "needs NVIDIA TensorRT (the `tensorrt` package); not installed"
     if not HAS_CUDA_PYTHON:
         return "needs cuda-python (pip install -e '.[gpu]') for the TensorRT session"
     return None

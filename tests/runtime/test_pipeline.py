@@ -9,7 +9,7 @@ import pytest
 
 from trtmatte.runtime.pipelined import Pipeline, SerialBackend, as_backend
 
-from fake_cuda import fake_session
+from helpers.fake_cuda import fake_session
 
 
 class FakeGpu:

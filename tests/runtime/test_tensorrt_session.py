@@ -1,6 +1,6 @@
 """TensorRTSession's logic on a fake CUDA runtime and a fake engine (TensorRT cannot run here):
 allocation once, no allocation per call, views into persistent pinned outputs, graphs per shape,
-double-buffered slots, profile checks. The real engine test is in test_runtime_gpu.py."""
+double-buffered slots, profile checks. The real engine test is in tests/runtime/test_gpu.py."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +8,7 @@ import pytest
 
 from trtmatte.errors import TrtmatteError
 
-from fake_cuda import PROFILE, fake_session
+from helpers.fake_cuda import PROFILE, fake_session
 
 
 def images(n, h, w, seed=0):
@@ -109,7 +109,7 @@ def test_not_a_whole_pipeline_engine():
     from trtmatte.runtime.session import SessionInfo
     from trtmatte.runtime.tensorrt_session import TensorRTSession
 
-    from fake_cuda import FakeCuda, FakeEngineLayer
+    from helpers.fake_cuda import FakeCuda, FakeEngineLayer
     cuda = FakeCuda()
     layer = FakeEngineLayer(cuda, PROFILE)
     layer.tensors = [TensorSpec("input", True, np.dtype(np.float32), (-1, 3, -1, -1))] + layer.tensors[1:]

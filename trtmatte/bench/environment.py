@@ -17,7 +17,7 @@ PACKAGES = {
 
 
 def versions() -> dict[str, str | None]:
-    from .. import __version__
+    from .._version import __version__
 
     out: dict[str, str | None] = {"trtmatte": __version__}
     for key, dists in PACKAGES.items():

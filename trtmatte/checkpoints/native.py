@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .. import __version__
+from .._version import __version__
 from ..errors import TrtmatteError
 from ..fileio import atomic_output, sha256_file
 from ..models.registry import Preprocessing, create_model, get_config

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .. import __version__
+from .._version import __version__
 from .._lazy import INSTALL_HINTS
 from ..errors import TrtmatteError
 from .base import Command

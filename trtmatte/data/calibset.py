@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..errors import TrtmatteError
 from . import augment
 from .composite import composite

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import __version__
+from .._version import __version__
 from ..contract.graphio import load_onnx
 from ..contract.metadata import graph_precision, read_metadata
 from ..errors import TrtmatteError

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .. import __version__
+from .._version import __version__
 from .._lazy import require
 from ..errors import TrtmatteError
 from ..contract import names

@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from .. import metrics as M
 
 METRICS = ("sad", "mse", "grad", "conn")

@@ -4,7 +4,7 @@ owning objects for pinned host buffers, device buffers, streams, events and CUDA
 Every object frees what it owns in ``close()`` (also a context manager, and ``__del__`` as a
 safety net), so a session that allocates once can hand back views into its buffers for its whole
 life. :class:`CudaRuntime` is the seam the rest of trtmatte talks to; tests replace it with a
-fake that counts allocations (tests/fake_cuda.py), which is how "no allocation per call" is
+fake that counts allocations (tests/helpers/fake_cuda.py), which is how "no allocation per call" is
 checked on a machine without a GPU.
 
 cuda-python is imported only when a :class:`CudaRuntime` is created (``pip install -e '.[gpu]'``).

@@ -23,7 +23,7 @@ from typing import Callable
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .. import __version__
+from .._version import __version__
 from ..errors import TrtmatteError
 from ..fileio import atomic_output
 from ..models.preprocess import normalize
