@@ -65,3 +65,19 @@ def late_fusion_export(tmp_path_factory):
     code = main(["export", "--weights", str(ckpt), "-o", str(onnx_path), "--alpha-dtype", "float32", "--check",
                  "--json", str(report)])
     return onnx_path, ckpt, {"exit_code": code, **json.loads(report.read_text())}
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tmp_path_factory):
+    """TinyMatting (tests/helpers/tiny_model.py) exported with the real exporter: the whole-pipeline
+    contract (uint8 image in, uint8 alpha out) in a graph that runs in milliseconds."""
+    for module in ("onnxruntime", "onnx", "onnxscript", "onnxsim"):
+        pytest.importorskip(module, reason=f"{module} is needed to export and run the tiny graph (pip install -e '.[test]')")
+    from helpers.tiny_model import TinyMatting
+
+    from trtmatte.export import ExportOptions, export_onnx
+    from trtmatte.models import get_config
+
+    path = tmp_path_factory.mktemp("tiny") / "tiny.onnx"
+    export_onnx(TinyMatting(), "late_fusion", get_config("late_fusion").preprocessing, path, ExportOptions())
+    return path

@@ -25,6 +25,8 @@ INSTALL_HINTS = {
     "skimage": "pip install 'trtmatte[data]' (scikit-image's bundled photos)",
     "h5py": "pip install 'trtmatte[keras]' (reading the authors' Keras weights)",
     "matplotlib": "pip install 'trtmatte[bench]'",
+    "pymatting": "pip install 'trtmatte[cutout]' (foreground colours for cutouts and composites)",
+    "av": "pip install 'trtmatte[video]' (PyAV, for video input and output)",
     "onnxruntime": "pip install onnxruntime (or onnxruntime-gpu for its CUDA execution provider)",
     "tensorrt": "pip install tensorrt (NVIDIA's TensorRT; on Jetson it ships with JetPack)",
     "tensorrt_rtx": "pip install 'trtmatte[rtx]' (TensorRT for RTX: builds engines without a GPU)",

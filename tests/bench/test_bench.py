@@ -10,10 +10,7 @@ from trtmatte.bench import SCHEMA_ID, BenchConfig, run_bench, validate
 from trtmatte.bench.stats import latency_stats
 from trtmatte.cli.main import main
 from trtmatte.errors import TrtmatteError
-from trtmatte.models import get_config
 from trtmatte.runtime.session import MattingSession, SessionInfo, Timing
-
-from helpers.tiny_model import TinyMatting
 
 
 def test_latency_stats_percentiles():
@@ -73,17 +70,6 @@ def test_schema_rejects_broken_results(breakage, match):
     breakage(result)
     with pytest.raises(TrtmatteError, match=match):
         validate(result)
-
-
-@pytest.fixture(scope="module")
-def tiny_onnx(tmp_path_factory):
-    for module in ("onnxruntime", "onnx", "onnxscript", "onnxsim"):
-        pytest.importorskip(module, reason=f"{module} is needed to export and run the tiny graph (pip install -e '.[test]')")
-    from trtmatte.export import ExportOptions, export_onnx
-
-    path = tmp_path_factory.mktemp("tiny") / "tiny.onnx"
-    export_onnx(TinyMatting(), "late_fusion", get_config("late_fusion").preprocessing, path, ExportOptions())
-    return path
 
 
 def test_bench_cli_onnxruntime_end_to_end(tiny_onnx, tmp_path, capsys):

@@ -202,19 +202,6 @@ def test_convert_weights_cli(tmp_path):
     assert torch.equal(converted.fusion.conv_output.weight, model.fusion.conv_output.weight)
 
 
-@pytest.fixture(scope="module")
-def tiny_onnx(tmp_path_factory):
-    pytest.importorskip("onnxruntime", reason="onnxruntime is needed for the onnxruntime backend")
-    from helpers.tiny_model import TinyMatting
-
-    from trtmatte.export import ExportOptions, export_onnx
-    from trtmatte.models import get_config
-
-    path = tmp_path_factory.mktemp("tiny") / "tiny.onnx"
-    export_onnx(TinyMatting(), "late_fusion", get_config("late_fusion").preprocessing, path, ExportOptions())
-    return path
-
-
 def test_matte_onnxruntime_backend(tmp_path, tiny_onnx, capsys):
     from trtmatte.runtime import OrtSession
 
@@ -247,8 +234,9 @@ def test_matte_tensorrt_backend_builds_once_then_refuses_without_gpu(tmp_path, t
 
 
 @pytest.mark.parametrize("args,expect", [
-    (["--backend", "onnxruntime"], "--backend onnxruntime needs --onnx"),
-    (["--backend", "tensorrt"], "--backend tensorrt needs --engine PLAN or --onnx"),
+    # --variant without a bundled model: nothing to fall back on (the bundled graph serves otherwise)
+    (["--backend", "onnxruntime", "--variant", "late_fusion"], "--backend onnxruntime needs --onnx"),
+    (["--backend", "tensorrt", "--variant", "late_fusion"], "--backend tensorrt needs --engine PLAN or --onnx"),
     # no --weights: the bundled demo model, or a one-line error while it is missing (tests/train/test_train.py)
     (["--backend", "onnxruntime", "--onnx", "x.onnx", "--max-side", "64"], "--max-side is baked into an exported graph"),
 ])

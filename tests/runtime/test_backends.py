@@ -133,14 +133,37 @@ def test_matter_with_nothing_to_run(monkeypatch, tmp_path):
 
 
 def test_matter_falls_back_to_the_bundled_model():
-    from trtmatte.checkpoints.bundled import bundled_path
+    from trtmatte.checkpoints.bundled import bundled_graph_path, bundled_path
 
-    if not bundled_path().is_file():
-        pytest.skip(f"the bundled demo model is not installed ({bundled_path()})")
+    assert bundled_graph_path().is_file() and bundled_path().is_file()  # both ship with the package
+    image = np.full((40, 56, 3), 128, np.uint8)
+    # on the CPU, onnxruntime on the bundled graph (no torch needed) ...
     with Matter(env=CPU_ONLY) as matter:
-        assert matter.backend == "torch" and str(bundled_path()) in matter.session.weights_note
-        alpha = matter(np.full((40, 56, 3), 128, np.uint8))
-        assert alpha.shape == (1, 40, 56) and 0 <= alpha.min() <= alpha.max() <= 1
+        assert matter.backend == "onnxruntime" and matter.session.metadata["variant"] == "late_fusion_lite"
+        from_graph = matter(image)
+        assert from_graph.shape == (1, 40, 56) and 0 <= from_graph.min() <= from_graph.max() <= 1
+    # ... and the same model from its checkpoint on PyTorch, when asked for
+    with Matter("torch", env=CPU_ONLY) as matter:
+        assert str(bundled_path()) in matter.session.weights_note
+        assert np.abs(matter(image) - from_graph).max() <= 1 / 255 + 1e-6
+
+
+def test_bundled_graph_is_the_export_of_the_bundled_checkpoint():
+    from trtmatte.checkpoints.bundled import bundled_graph_path, bundled_path
+    from trtmatte.contract import read_metadata_file
+    from trtmatte.fileio import sha256_file
+
+    meta = read_metadata_file(bundled_graph_path())
+    assert meta["weights_sha256"] == sha256_file(bundled_path())
+    assert meta["variant"] == "late_fusion_lite" and meta["alpha_dtype"] == "uint8"
+
+
+def test_auto_ranks_gpu_paths_before_cpu_paths():
+    env = Environment(None, "NVIDIA H100", False, True)  # PyTorch-CUDA, onnxruntime CPU only
+    cands, _ = candidates("auto", env, onnx="m.onnx", weights="w.safetensors")
+    assert [(c.backend, c.device) for c in cands] == [("torch", "cuda"), ("onnxruntime", "cpu")]
+    cands, _ = candidates("auto", CPU_ONLY, onnx="m.onnx", weights="w.safetensors")
+    assert [(c.backend, c.device) for c in cands] == [("onnxruntime", "cpu"), ("torch", "cpu")]
 
 
 def test_matter_run_files_in_order_with_a_bad_file(tiny_onnx, tmp_path):

@@ -14,6 +14,11 @@ from ..errors import TrtmatteError
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 # variant -> file name in WEIGHTS_DIR; the first one is what `trtmatte matte` uses by default
 BUNDLED = {"late_fusion_lite": "late_fusion_lite_demo.safetensors"}
+# ... and its whole-pipeline export (uint8 image in, uint8 alpha out), so onnxruntime (the fastest
+# CPU backend) and TensorRT run the demo model without PyTorch and without a first-run export.
+# Remake it with: trtmatte export --weights trtmatte/weights/late_fusion_lite_demo.safetensors \
+#                     -o trtmatte/weights/late_fusion_lite_demo.onnx --check
+BUNDLED_GRAPHS = {"late_fusion_lite": "late_fusion_lite_demo.onnx"}
 DEFAULT_VARIANT = next(iter(BUNDLED))
 
 
@@ -25,12 +30,35 @@ def bundled_path(variant: str = DEFAULT_VARIANT) -> Path:
     return WEIGHTS_DIR / BUNDLED[variant]
 
 
+def bundled_graph_path(variant: str = DEFAULT_VARIANT) -> Path | None:
+    """Where the bundled ONNX export of ``variant`` lives (whether or not it is there); None for a
+    bundled variant shipped as a checkpoint only."""
+    bundled_path(variant)  # the same one-line error for an unknown variant
+    name = BUNDLED_GRAPHS.get(variant)
+    return WEIGHTS_DIR / name if name else None
+
+
+def bundled_files(variant: str | None = None) -> tuple[Path | None, Path | None]:
+    """(ONNX graph, checkpoint) of the bundled demo model that this installation has, each None
+    when absent; (None, None) for a variant without a bundled model."""
+    variant = variant or DEFAULT_VARIANT
+    if variant not in BUNDLED:
+        return None, None
+    graph, weights = bundled_graph_path(variant), bundled_path(variant)
+    return (graph if graph and graph.is_file() else None), (weights if weights.is_file() else None)
+
+
+def missing_message(variant: str | None = None) -> str:
+    """What to say when the bundled model is asked for and this installation lacks it."""
+    path = bundled_path(variant or DEFAULT_VARIANT)
+    return f"the bundled demo model {path.name} is missing from this installation ({path.parent})"
+
+
 def default_weights(variant: str | None = None) -> Path:
     """The bundled checkpoint to use when no --weights is given; a one-line error if it is missing."""
     path = bundled_path(variant or DEFAULT_VARIANT)
     if not path.is_file():
-        raise TrtmatteError(f"the bundled demo model {path.name} is missing from this installation "
-                            f"({path.parent}): pass --weights CHECKPOINT (train one with `trtmatte train`)")
+        raise TrtmatteError(f"{missing_message(variant)}: pass --weights CHECKPOINT (train one with `trtmatte train`)")
     return path
 
 
@@ -39,7 +67,11 @@ def bundled_models() -> list[dict]:
     rows = []
     for variant in BUNDLED:
         path = bundled_path(variant)
-        row = {"variant": variant, "path": str(path), "present": path.is_file(), "provenance": {}}
+        graph = bundled_graph_path(variant)
+        row = {"variant": variant, "path": str(path), "present": path.is_file(), "provenance": {},
+               "graph": str(graph) if graph else None, "graph_present": bool(graph and graph.is_file())}
+        if row["graph_present"]:
+            row["graph_bytes"] = graph.stat().st_size
         if row["present"]:
             row["provenance"] = read_provenance(path)
             row["bytes"] = path.stat().st_size

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import argparse
-import time
+import sys
 from pathlib import Path
 
 from .base import Command
@@ -9,40 +9,87 @@ from .model_flags import add_model_arguments, open_matter
 
 
 class Matte(Command):
-    """Predict alpha mattes for images and save them as 8-bit PNGs.
+    """Matte images, folders, globs and videos: alpha mattes, cutouts or composites.
 
-    One image: -o is the output file. Several: -o is a directory (alpha saved as NAME.png).
-    Without model flags the bundled demo model runs (see `trtmatte models`).
-    Example: trtmatte matte photo.jpg -o photo_alpha.png --onnx late_fusion.onnx
+    One input file: -o is the output file. Folders (recursive), globs and several inputs: -o is a
+    folder that mirrors the input tree (NAME.png per image; videos keep their container). Without
+    model flags the bundled demo model runs on the fastest backend here (see `trtmatte models`).
+    A bad input is reported in one line and the rest go on; the exit code is 1 if any failed.
+    Examples:
+      trtmatte matte photo.jpg -o photo_alpha.png
+      trtmatte matte photos/ -o cutouts/ --output-type rgba --skip-existing
+      trtmatte matte 'shots/**/*.jpg' -o out/ --output-type composite --bg-color '#00ff00'
+      trtmatte matte clip.mp4 -o clip_alpha.mp4 --smooth 0.5
     """
 
     name = "matte"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("images", nargs="+", help="input images (RGB; alpha channels are ignored)")
-        parser.add_argument("-o", "--output", required=True, help="output PNG, or a directory for several images")
+        from ..compose import OUTPUT_TYPES
+        from ..imageio import DEFAULT_MAX_PIXELS
+
+        parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                            help="image or video files, folders (searched recursively) or globs (quote them)")
+        parser.add_argument("-o", "--output", required=True, help="output file for one input, else a folder")
+        out = parser.add_argument_group("outputs")
+        out.add_argument("--output-type", default="alpha", choices=OUTPUT_TYPES,
+                         help="alpha: 8-bit matte (default); rgba: cutout; fg: foreground colours; composite: over "
+                              "--bg-color/--bg-image (rgba, fg and composite estimate foreground colours so edges "
+                              "do not carry the old background)")
+        out.add_argument("--bg-color", default="#ffffff", metavar="#RRGGBB",
+                         help="composite background colour, #RRGGBB or R,G,B (default white)")
+        out.add_argument("--bg-image", metavar="IMAGE", help="composite background image (resized to each input)")
+        out.add_argument("--smooth", type=float, default=0.0, metavar="S",
+                         help="videos: temporal smoothing of alpha, 0 (off, default) to 0.9 (see docs/video.md)")
+        batch = parser.add_argument_group("batch")
+        batch.add_argument("--ext", action="append", metavar="EXT",
+                           help="only these suffixes in folders and globs, e.g. --ext jpg,png (default: all images "
+                                "and videos)")
+        batch.add_argument("--skip-existing", action="store_true", help="leave inputs whose output exists (resume)")
+        batch.add_argument("--jobs", type=int, default=2, metavar="N", help="decode and write threads (default 2)")
+        batch.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
+                           help=f"refuse larger images (default {DEFAULT_MAX_PIXELS:,}; 0: no limit)")
+        batch.add_argument("--no-progress", action="store_true", help="no progress bar")
         add_model_arguments(parser)
 
     def run(self, args: argparse.Namespace) -> int:
+        from ..compose import Background, parse_color
         from ..errors import TrtmatteError
         from ..fileio import check_writable
-        from ..imageio import read_rgb, write_alpha
+        from ..imageio import read_rgb
+        from ..jobs import MatteJob, MatteJobOptions, plan_work
+        from ..jobs.inputs import single_target
 
-        out = Path(args.output)
-        if len(args.images) > 1 and not out.is_dir():
-            raise TrtmatteError(f"{len(args.images)} images need -o to be an existing directory, got {out}")
-        if not out.is_dir():
-            check_writable(out)  # before minutes of inference, not after
-        images = [read_rgb(p) for p in args.images]  # fail on a bad input before loading weights
+        if args.jobs < 1:
+            raise TrtmatteError(f"--jobs must be at least 1, got {args.jobs}")
+        if not 0.0 <= args.smooth < 1.0:
+            raise TrtmatteError(f"--smooth must be in [0, 1), got {args.smooth}")
+        background = Background(parse_color(args.bg_color),
+                                read_rgb(args.bg_image) if args.bg_image else None)
+        items = plan_work(args.inputs, args.output, args.output_type, args.ext)  # bad -o: one line, before the model
+        if single_target(args.inputs, Path(args.output)):
+            check_writable(args.output)  # before minutes of inference, not after
+        options = MatteJobOptions(output_type=args.output_type, background=background,
+                                  skip_existing=args.skip_existing, max_pixels=args.max_pixels or None,
+                                  jobs=args.jobs, smooth=args.smooth)
         with open_matter(args) as matter:
             print(f"backend: {matter.info.label}")
             if args.backend == "auto":
                 print(f"auto: {matter.reason}")
-            for path, image in zip(args.images, images):
-                start = time.perf_counter()
-                alpha = matter(image)[0]
-                elapsed = time.perf_counter() - start
-                target = out / (Path(path).stem + ".png") if out.is_dir() else out
-                write_alpha(target, alpha)
-                print(f"{path} ({image.shape[1]}x{image.shape[0]}) -> {target} in {elapsed:.2f} s")
-        return 0
+            summary = self._run(MatteJob, matter, options, items, progress=not args.no_progress)
+        print(summary.line())
+        return 1 if summary.failed else 0
+
+    @staticmethod
+    def _run(job_cls, matter, options, items, progress: bool):
+        from tqdm import tqdm
+
+        # disable=None: a bar on a terminal only, so logs and pipes get the lines, not the bar
+        with tqdm(desc="matte", unit="img", disable=None if progress else True, file=sys.stderr,
+                  dynamic_ncols=True) as bar:
+            def report(outcome):
+                if outcome.status == "failed":
+                    bar.write(f"trtmatte: error: {outcome.error}", file=sys.stderr)
+                bar.update(1)
+
+            return job_cls(matter, options, report).run(items)

@@ -37,7 +37,7 @@ def flavour_label(name: str) -> str:
 
 def installed_flavour() -> str | None:
     """The flavour :func:`import_tensorrt` would pick with nothing forced, or None."""
-    return next((name for name in FLAVOURS if _lazy.is_available(name)), None)
+    return next((name for name in FLAVOURS if _lazy.is_installed(name)), None)  # found, not imported
 
 
 def import_tensorrt(name: str | None = None) -> ModuleType:

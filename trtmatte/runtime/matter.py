@@ -1,14 +1,18 @@
 """``trtmatte.Matter``: one object that picks the best backend available and says why.
 
     from trtmatte import Matter
-    matter = Matter(onnx="late_fusion.onnx")        # backend="auto"
+    matter = Matter()                               # the bundled demo model; or onnx=, engine=, weights=
     print(matter.reason)                            # e.g. "onnxruntime on cpu: ... (tensorrt: not installed)"
-    alpha = matter(image)                           # uint8 [H, W, 3] or [N, H, W, 3] -> float alpha [N, H, W]
+    alpha = matter.matte("photo.jpg")               # path, PIL image or uint8 array -> float alpha [H, W]
+    cutout = matter.cutout("photo.jpg")             # uint8 RGBA with estimated foreground colours
+    matter.matte_video("clip.mp4", "alpha.mp4")     # frame by frame, audio copied
+    alpha = matter(images)                          # uint8 [H, W, 3] or [N, H, W, 3] -> float alpha [N, H, W]
     for r in matter.run_files(paths): ...           # pipelined: decode ahead, results in input order
 
-``auto`` prefers TensorRT (an engine, or an ONNX to build and cache one) when TensorRT and a GPU are
-present, then onnxruntime on an ONNX graph (CUDA provider if installed, else CPU), then PyTorch on
-weights (CUDA if available, else CPU). A candidate that fails to open is skipped with its reason.
+``auto`` runs the fastest backend it can open, GPU paths first: TensorRT (an engine, or an ONNX
+graph built once into a cached engine) when TensorRT and a GPU are present, onnxruntime's CUDA
+provider, PyTorch on CUDA; then on the CPU onnxruntime before PyTorch. A candidate that fails to
+open is skipped with its reason.
 """
 from __future__ import annotations
 
@@ -27,6 +31,8 @@ from .session import MattingSession
 BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
 DEVICES = ("cpu", "cuda")
 TORCH_PRECISIONS = ("fp32", "fp16")  # other backends take precision from the graph or engine
+RANK = {("tensorrt", "gpu"): 0, ("onnxruntime", "gpu"): 1, ("torch", "gpu"): 2, ("onnxruntime", "cpu"): 3,
+        ("torch", "cpu"): 4}
 # A backend without its model flag: auto passes it over with the short reason; an explicit
 # --backend fails with the long one.
 MISSING = {"tensorrt": "needs --engine or --onnx", "onnxruntime": "needs --onnx", "torch": "needs --weights"}
@@ -118,6 +124,9 @@ def candidates(backend: str, env: Environment, *, onnx=None, engine=None, weight
                 dev = device or ("cuda" if env.torch_cuda else "cpu")
                 out.append(Candidate("torch", dev, "PyTorch sees a CUDA GPU" if dev == "cuda" and device is None
                                      else f"device {dev}"))
+    # Fastest first: any GPU path beats any CPU path (PyTorch-CUDA is far faster than onnxruntime's
+    # CPU), and on the CPU onnxruntime beats PyTorch (1.3-1.8x measured, docs/results.md).
+    out.sort(key=lambda c: RANK[(c.backend, "cpu" if c.device == "cpu" else "gpu")])
     return out, skipped
 
 
@@ -135,8 +144,16 @@ class Matter:
             raise TrtmatteError(f"unknown device {device!r}: use {' or '.join(DEVICES)}")
         check_max_side(max_side)
         env = env or Environment.probe(backend)
-        if weights is None and not random_weights:
-            weights = _bundled_weights(variant)
+        if not (onnx or engine or weights or random_weights):
+            # No model given: the bundled demo model, as a graph (onnxruntime/TensorRT, no torch
+            # needed) and as a checkpoint (PyTorch); the ranking below picks the faster here.
+            from ..checkpoints.bundled import BUNDLED, bundled_files, missing_message
+
+            onnx, weights = bundled_files(variant)
+            has_bundle = variant is None or variant in BUNDLED
+            bundled_missing = missing_message(variant) if has_bundle and not (onnx or weights) else None
+        else:
+            bundled_missing = None
         cands, skipped = candidates(backend, env, onnx=onnx, engine=engine, weights=weights, variant=variant,
                                     device=device, random_weights=random_weights)
         self.log = log or (lambda msg: None)
@@ -159,6 +176,8 @@ class Matter:
             if skipped == [f"{backend}: {MISSING[backend]}"]:
                 raise TrtmatteError(f"--backend {backend} {MISSING_HINT[backend]}")
             raise TrtmatteError(f"--backend {backend} cannot run here: {detail}")
+        if bundled_missing:
+            detail = bundled_missing
         raise TrtmatteError(f"no backend can run{' (' + detail + ')' if detail else ''}: "
                             "give --onnx MODEL.onnx, --engine PLAN or --weights CKPT")
 
@@ -191,6 +210,27 @@ class Matter:
     def __call__(self, images: np.ndarray) -> np.ndarray:
         return self.session.run(images)
 
+    def matte(self, image) -> np.ndarray:
+        """Float alpha [H, W] in [0, 1] of one image: a uint8 array, a PIL image or a file path."""
+        return self.session.run(as_rgb(image))[0]
+
+    def cutout(self, image, output_type: str = "rgba", background=None) -> np.ndarray:
+        """The uint8 picture of ``output_type`` (rgba cutout, fg colours, composite over
+        ``background``: a ``compose.Background``, an (r, g, b) colour or an RGB array; alpha)."""
+        from ..compose import Background, render
+
+        rgb = as_rgb(image)
+        if background is not None and not isinstance(background, Background):
+            array = np.asarray(background)
+            background = Background(image=array) if array.ndim == 3 else Background(tuple(int(v) for v in array))
+        return render(output_type, rgb, self.session.run(rgb)[0], background)
+
+    def matte_video(self, src: str | os.PathLike, dst: str | os.PathLike, **options):
+        """Matte a video frame by frame into ``dst`` (see trtmatte/video.py for the options)."""
+        from .. import video
+
+        return video.matte_video(self, src, dst, **options)
+
     def run_files(self, paths: Iterable[str | os.PathLike], workers: int = 2) -> Iterator[Any]:
         """Pipelined over image files: ItemResult per path, in order (alpha [H, W] in ``value``)."""
         from ..imageio import read_rgb
@@ -213,14 +253,25 @@ class Matter:
         self.close()
 
 
-def _bundled_weights(variant: str | None):
-    """The bundled demo checkpoint, if this installation has one for ``variant`` (any, when None)."""
-    from ..checkpoints.bundled import BUNDLED, bundled_path
+def as_rgb(image) -> np.ndarray:
+    """uint8 [H, W, 3] from a file path, a PIL image (EXIF orientation applied) or an array
+    ([H, W] grey, [H, W, 3] RGB, [H, W, 4] RGBA whose alpha is dropped)."""
+    if isinstance(image, (str, os.PathLike)):
+        from ..imageio import read_rgb
 
-    if variant is not None and variant not in BUNDLED:
-        return None
-    path = bundled_path(variant) if variant else bundled_path()
-    return path if path.is_file() else None
+        return read_rgb(image)
+    if hasattr(image, "convert") and hasattr(image, "mode"):  # a PIL image, without importing PIL here
+        from PIL import ImageOps
+
+        return np.array(ImageOps.exif_transpose(image).convert("RGB"), dtype=np.uint8)
+    array = np.asarray(image)
+    if array.dtype != np.uint8:
+        raise TrtmatteError(f"images must be uint8 (0..255), got {array.dtype}")
+    if array.ndim == 2:
+        array = np.repeat(array[..., None], 3, axis=-1)
+    if array.ndim != 3 or array.shape[-1] not in (3, 4):
+        raise TrtmatteError(f"an image must be [H, W], [H, W, 3] or [H, W, 4], got {list(array.shape)}")
+    return np.ascontiguousarray(array[..., :3])
 
 
 def open_torch(weights, variant, device: str, *, precision="fp32", max_side=None, slots=1, graphs=False,
@@ -239,7 +290,7 @@ def open_torch(weights, variant, device: str, *, precision="fp32", max_side=None
 
         model, info = load_model(weights, variant)
         pre, name = info.preprocessing, info.variant
-        note = f"{info.path} ({info.provenance.get('weights', 'provenance not recorded')})"
+        note = f"{info.path} ({info.variant}; {info.provenance.get('weights', 'provenance not recorded')})"
     else:
         torch.manual_seed(0)
         model, name = create_model(variant), variant

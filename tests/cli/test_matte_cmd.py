@@ -1,0 +1,108 @@
+"""`trtmatte matte` end to end, as a user runs it: folders, bad inputs, resume, interrupt, defaults."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def trtmatte(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "trtmatte", "matte", *args], capture_output=True, text=True,
+                          cwd=REPO, timeout=600, **kwargs)
+
+
+def save(path: Path, shape=(30, 40), seed=0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (*shape, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def partial_files(folder: Path) -> list[str]:
+    return [p.name for p in folder.rglob("*") if p.name.endswith(".part") or p.name.startswith(".")]
+
+
+def test_every_bad_input_is_one_line_and_the_batch_goes_on(tmp_path, tiny_onnx):
+    src, out = tmp_path / "in", tmp_path / "out"
+    good = [save(src / "ok1.png", (40, 30), 1), save(src / "nested" / "ok2.jpg", (25, 50), 2),
+            save(src / "nested" / "deeper" / "thin.png", (1, 200), 3)]
+    bad = {"corrupt.png": b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "truncated.png": good[0].read_bytes()[:70],
+           "empty.jpg": b"", "nested/readme.png": b"not an image at all\n"}
+    for name, data in bad.items():
+        (src / name).write_bytes(data)
+    Image.new("L", (2500, 2000)).save(src / "bomb.png")  # 5 MP, refused by --max-pixels below
+    save(src / "blocked" / "x.png")
+    out.mkdir()
+    (out / "blocked").write_text("a file where the output folder should go")  # an unwritable output
+
+    r = trtmatte(str(src), "-o", str(out), "--onnx", str(tiny_onnx), "--max-pixels", "4000000")
+    assert r.returncode == 1, r.stderr
+    errors = r.stderr.strip().splitlines()
+    assert len(errors) == 6 and all(e.startswith("trtmatte: error: ") for e in errors), r.stderr
+    for name in ("corrupt.png", "truncated.png", "empty.jpg", "readme.png", "bomb.png", "blocked"):
+        assert sum(name in e for e in errors) == 1, (name, errors)
+    assert "Traceback" not in r.stderr
+    assert "done 3, skipped 0, failed 6" in r.stdout
+    for path in good:
+        written = out / path.relative_to(src).with_suffix(".png")
+        assert Image.open(written).size == Image.open(path).size
+    assert partial_files(out) == []
+
+
+def test_one_image_default_model_and_resume(tmp_path):
+    """No model flags: the bundled demo graph on the fastest backend here, said in one line."""
+    src = save(tmp_path / "photo.png", (64, 96))
+    r = trtmatte(str(src), "-o", str(tmp_path / "alpha.png"))
+    assert r.returncode == 0, r.stderr
+    assert "backend: onnxruntime" in r.stdout and "auto: onnxruntime on cpu" in r.stdout
+    assert Image.open(tmp_path / "alpha.png").size == (96, 64)
+    r = trtmatte(str(tmp_path), "-o", str(tmp_path / "out"), "--ext", "png", "--skip-existing")
+    assert r.returncode == 0 and "done 2" in r.stdout  # photo.png and alpha.png themselves
+    r = trtmatte(str(tmp_path / "photo.png"), str(tmp_path / "alpha.png"), "-o", str(tmp_path / "out"),
+                 "--skip-existing")
+    assert r.returncode == 0 and "done 0, skipped 2" in r.stdout
+
+
+def test_ctrl_c_stops_cleanly(tmp_path):
+    """SIGINT in the middle of a folder: exit 130, and every file in the output is complete."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    for i in range(40):
+        save(src / f"{i:02d}.png", (480, 480), i)
+    proc = subprocess.Popen([sys.executable, "-m", "trtmatte", "matte", str(src), "-o", str(out), "--jobs", "1"],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not (out.is_dir() and any(out.glob("*.png"))) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, "finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    written = sorted(out.glob("*.png"))
+    assert 1 <= len(written) < 40
+    for path in written:
+        with Image.open(path) as im:
+            im.load()  # complete files only
+            assert im.size == (480, 480)
+    assert partial_files(out) == []
+
+
+def test_bad_arguments_are_refused_before_the_model_loads(tmp_path):
+    save(tmp_path / "a.png"), save(tmp_path / "b.png")
+    for args, expect in ((["--jobs", "0"], "--jobs must be at least 1"),
+                         (["--smooth", "1.5"], "--smooth must be in [0, 1)"),
+                         (["--bg-color", "#12"], "--bg-color must be #RRGGBB"),
+                         (["--output-type", "composite", "--bg-image", str(tmp_path / "none.jpg")], "none.jpg not found")):
+        r = trtmatte(str(tmp_path / "a.png"), str(tmp_path / "b.png"), "-o", str(tmp_path / "out"), *args)
+        assert r.returncode == 1 and expect in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    r = trtmatte(str(tmp_path / "a.png"), str(tmp_path / "b.png"), "-o", str(tmp_path / "out.png"))
+    assert r.returncode == 1 and "need -o to be an existing directory" in r.stderr
+    assert "backend:" not in r.stdout  # nothing was loaded

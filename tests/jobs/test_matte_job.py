@@ -1,0 +1,170 @@
+"""Batch matting: planning work items from files, folders and globs; streaming through the backend;
+one outcome per item; outputs rendered and written atomically."""
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from trtmatte.compose import Background, estimate_foreground, render
+from trtmatte.errors import TrtmatteError
+from trtmatte.jobs import MatteJob, MatteJobOptions, WorkItem, plan_work
+from trtmatte.runtime import OrtSession
+from trtmatte.runtime.matter import Matter
+
+
+def save(path: Path, shape=(30, 40), seed=0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (*shape, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def test_plan_mirrors_folders_and_globs(tmp_path):
+    src = tmp_path / "photos"
+    for rel in ("a.jpg", "sub/b.png", "sub/deeper/c.webp", "sub/notes.txt", ".hidden/d.png"):
+        save(src / rel) if not rel.endswith(".txt") else (src / rel).write_text("x")
+    out = tmp_path / "out"
+    items = list(plan_work([str(src)], out))
+    assert [(i.source.relative_to(src).as_posix(), i.target.relative_to(out).as_posix()) for i in items] == [
+        ("a.jpg", "a.png"), ("sub/b.png", "sub/b.png"), ("sub/deeper/c.webp", "sub/deeper/c.png")]
+    by_glob = list(plan_work([str(src / "**" / "*.png")], out))
+    assert [i.target.relative_to(out).as_posix() for i in by_glob] == ["sub/b.png"]
+    only_jpg = list(plan_work([str(src)], out, extensions=["jpg,JPEG"]))
+    assert [i.source.name for i in only_jpg] == ["a.jpg"]
+    # one file into a file name
+    assert list(plan_work([str(src / "a.jpg")], tmp_path / "alpha.png")) == [
+        WorkItem(src / "a.jpg", tmp_path / "alpha.png", "image")]
+
+
+def test_plan_refuses_a_file_as_the_folder_and_reports_collisions(tmp_path):
+    a, b = save(tmp_path / "x" / "same.png"), save(tmp_path / "y" / "same.jpg")
+    with pytest.raises(TrtmatteError, match="need -o to be an existing directory"):
+        plan_work([str(a), str(b)], tmp_path / "out.png")
+    items = list(plan_work([str(a), str(b)], tmp_path / "out"))
+    assert items[0].error is None and "would both write" in items[1].error
+
+
+def test_plan_is_lazy(tmp_path):
+    src = tmp_path / "many"
+    for i in range(50):
+        (src / f"{i:03d}.png").parent.mkdir(exist_ok=True)
+        (src / f"{i:03d}.png").write_bytes(b"")  # names only: nothing is read while planning
+    items = plan_work([str(src)], tmp_path / "out")
+    assert [i.source.name for i in itertools.islice(items, 3)] == ["000.png", "001.png", "002.png"]
+
+
+@pytest.fixture(scope="module")
+def matter(tiny_onnx):
+    with Matter("onnxruntime", onnx=tiny_onnx) as m:
+        yield m
+
+
+def test_folder_with_bad_files_goes_on_and_says_why(tmp_path, matter, tiny_onnx):
+    src = tmp_path / "in"
+    good = [save(src / "a.png", (33, 47), 1), save(src / "deep" / "er" / "b.jpg", (20, 64), 2),
+            save(src / "deep" / "thin.png", (1, 300), 3)]
+    (src / "deep" / "broken.png").write_bytes(good[0].read_bytes()[:50])
+    (src / "empty.png").write_bytes(b"")
+    outcomes = []
+    summary = MatteJob(matter, MatteJobOptions(jobs=2), outcomes.append).run(plan_work([str(src)], tmp_path / "out"))
+    assert (summary.done, summary.failed, summary.skipped) == (3, 2, 0)
+    failed = sorted(o.error for o in outcomes if o.status == "failed")
+    assert len(failed) == 2 and all("\n" not in e for e in failed)
+    assert "broken.png" in failed[0] and "empty.png" in failed[1]
+    session = OrtSession(tiny_onnx)
+    for path in good:
+        out = tmp_path / "out" / path.relative_to(src).with_suffix(".png")
+        alpha = np.asarray(Image.open(out))
+        expected = session.run_raw(np.asarray(Image.open(path).convert("RGB"))[None])["alpha"][0]
+        assert np.array_equal(alpha, expected)  # the CLI adds only I/O
+    assert not list((tmp_path / "out").rglob("*.part")) and not list((tmp_path / "out").rglob(".*"))
+
+
+def test_skip_existing(tmp_path, matter):
+    src = tmp_path / "in"
+    save(src / "a.png"), save(src / "b.png")
+    job = MatteJob(matter, MatteJobOptions(skip_existing=True))
+    assert job.run(plan_work([str(src)], tmp_path / "out")).done == 2
+    again = job.run(plan_work([str(src)], tmp_path / "out"))
+    assert (again.done, again.skipped) == (0, 2)
+
+
+def test_decoding_runs_a_bounded_distance_ahead(tmp_path, matter):
+    """Memory stays flat for any number of inputs: when the first result is reported, only a few
+    items have been taken from the (here: endless) stream of inputs."""
+    image = save(tmp_path / "one.png")
+    taken = itertools.count()
+    seen_at_first_outcome = []
+
+    def endless():
+        while True:
+            next(taken)
+            yield WorkItem(image, tmp_path / "out" / "x.png", "image")
+
+    class Stop(Exception):
+        pass
+
+    def report(outcome):
+        seen_at_first_outcome.append(next(taken) - 1)
+        raise Stop
+
+    with pytest.raises(Stop):
+        MatteJob(matter, MatteJobOptions(jobs=2), report).run(endless())
+    assert seen_at_first_outcome[0] <= 8  # decode look-ahead (jobs + slots) plus the writes in flight
+
+
+def test_rgba_and_composite_use_estimated_foreground(tmp_path, matter, photo):
+    """Checked against pymatting itself: the cutout's colours are estimate_foreground_ml's F, not I*alpha."""
+    small = np.asarray(Image.fromarray(photo).resize((96, 96), Image.BILINEAR))
+    path = tmp_path / "in" / "p.png"
+    path.parent.mkdir()
+    Image.fromarray(small).save(path)
+    alpha = matter.matte(path)
+    from pymatting import estimate_foreground_ml
+
+    fg = np.clip(estimate_foreground_ml(small / 255.0, alpha.astype(np.float64)), 0, 1)
+    for output_type in ("rgba", "composite", "fg"):
+        options = MatteJobOptions(output_type=output_type, background=Background((0, 255, 0)))
+        MatteJob(matter, options).run(plan_work([str(path)], tmp_path / f"{output_type}.png"))
+        got = np.asarray(Image.open(tmp_path / f"{output_type}.png")).astype(int)
+        if output_type == "rgba":
+            assert got.shape == (96, 96, 4)
+            assert np.abs(got[..., 3] - np.rint(alpha * 255)).max() <= 1
+            assert np.abs(got[..., :3] - fg * 255).max() <= 1
+        elif output_type == "fg":
+            assert np.abs(got - fg * 255).max() <= 1
+        else:
+            expected = alpha[..., None] * fg + (1 - alpha[..., None]) * np.array([0, 1.0, 0])
+            assert np.abs(got - expected * 255).max() <= 1
+    naive = small * alpha[..., None]  # what a cutout without foreground estimation would carry
+    assert np.abs(np.asarray(Image.open(tmp_path / "fg.png")).astype(float) - naive).max() > 10
+
+
+def test_render_and_estimate_directly():
+    image = np.full((8, 8, 3), 200, np.uint8)
+    alpha = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
+    assert np.array_equal(render("alpha", image, alpha), np.rint(alpha * 255).astype(np.uint8))
+    fg = estimate_foreground(image, alpha)
+    assert fg.shape == (8, 8, 3) and fg.dtype == np.float32
+    with pytest.raises(TrtmatteError, match="unknown output type"):
+        render("mask", image, alpha)
+    with pytest.raises(TrtmatteError, match="does not match the image"):
+        render("alpha", image, alpha[:4])
+
+
+def test_matter_python_api_takes_paths_pil_and_arrays(tmp_path, matter):
+    path = save(tmp_path / "x.png", (24, 36), 4)
+    pil = Image.open(path)
+    array = np.asarray(pil.convert("RGB"))
+    a = matter.matte(path)
+    assert a.shape == (24, 36) and a.dtype == np.float32
+    assert np.array_equal(a, matter.matte(pil)) and np.array_equal(a, matter.matte(array))
+    assert np.array_equal(a, matter.matte(np.dstack([array, np.full((24, 36), 9, np.uint8)])))  # RGBA: alpha dropped
+    cut = matter.cutout(path)
+    assert cut.shape == (24, 36, 4) and cut.dtype == np.uint8
+    assert matter.cutout(path, "composite", (255, 0, 0)).shape == (24, 36, 3)
+    with pytest.raises(TrtmatteError, match="must be uint8"):
+        matter.matte(array.astype(np.float32))

@@ -1,0 +1,125 @@
+"""From what a user typed (files, folders, globs, videos) to work items: a source and where its
+result goes. Lazy: a folder of 10,000 images is walked as it is consumed, one path at a time.
+
+Output names mirror the input tree under the output folder: ``photos/a/b.jpg`` given as the folder
+``photos`` becomes ``OUT/a/b.png``; a glob's files keep their path below the glob's first wildcard;
+a file named directly becomes ``OUT/<name>.png``. One image into an output with an image suffix is
+written to that file.
+"""
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+from ..errors import TrtmatteError
+from ..imageio import IMAGE_SUFFIXES
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
+_GLOB_MAGIC = set("*?[")
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    source: Path
+    target: Path
+    kind: str  # "image" or "video"
+    error: str | None = None  # a planning problem (e.g. two sources, one target): reported, not run
+
+
+def kind_of(path: Path) -> str:
+    return "video" if path.suffix.lower() in VIDEO_SUFFIXES else "image"
+
+
+def normalise_extensions(extensions: Iterable[str] | None) -> tuple[str, ...]:
+    """'jpg,png' / ['.JPG', 'png'] -> ('.jpg', '.png'); None -> every image and video suffix."""
+    if not extensions:
+        return IMAGE_SUFFIXES + VIDEO_SUFFIXES
+    out = []
+    for text in extensions:
+        for ext in text.split(","):
+            ext = ext.strip().lower()
+            if ext:
+                out.append(ext if ext.startswith(".") else f".{ext}")
+    if not out:
+        raise TrtmatteError("--ext needs at least one suffix, e.g. --ext jpg,png")
+    return tuple(dict.fromkeys(out))
+
+
+def _walk(folder: Path, extensions: tuple[str, ...]) -> Iterator[Path]:
+    """Files under ``folder`` with a wanted suffix, in a stable (sorted) order, hidden ones skipped."""
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith(".") and Path(name).suffix.lower() in extensions:
+                yield Path(root) / name
+
+
+def expand(inputs: Sequence[str], extensions: tuple[str, ...]) -> Iterator[tuple[Path, Path]]:
+    """(source, path relative to the output folder) for every input, lazily."""
+    for text in inputs:
+        path = Path(text)
+        if path.is_dir():
+            for found in _walk(path, extensions):
+                yield found, found.relative_to(path)
+        elif _GLOB_MAGIC & set(text):
+            parts = Path(text).parts
+            stem = next(i for i, p in enumerate(parts) if _GLOB_MAGIC & set(p))
+            base = Path(*parts[:stem]) if stem else Path(".")
+            matched = False
+            for name in sorted(glob.iglob(text, recursive=True)):
+                found = Path(name)
+                if found.is_file() and found.suffix.lower() in extensions:
+                    matched = True
+                    yield found, found.relative_to(base)
+            if not matched:
+                yield path, Path(path.name)  # reported as "not found" with the other failures
+        else:
+            yield path, Path(path.name)  # a missing file is reported when it is read, the batch goes on
+
+
+def single_target(inputs: Sequence[str], output: Path) -> bool:
+    """Whether ``output`` names the one result file (one input file, output with a file suffix)."""
+    if len(inputs) != 1 or output.is_dir() or not output.suffix:
+        return False
+    only = Path(inputs[0])
+    return not only.is_dir() and not (_GLOB_MAGIC & set(inputs[0]))
+
+
+def target_suffix(source: Path, output_type: str) -> str:
+    if kind_of(source) == "video":
+        return source.suffix.lower()
+    return ".png"  # lossless, and the only common format that stores rgba cutouts everywhere
+
+
+def plan_work(inputs: Sequence[str], output: str | os.PathLike, output_type: str = "alpha",
+              extensions: Iterable[str] | None = None) -> Iterator[WorkItem]:
+    """Work items for ``inputs`` into ``output``: a file for one input file, else a folder (made
+    when written to). The arguments are checked now; the items come lazily."""
+    if not inputs:
+        raise TrtmatteError("no inputs given: name image or video files, folders or globs")
+    exts = normalise_extensions(extensions)
+    output = Path(output)
+    if single_target(inputs, output):
+        source = Path(inputs[0])
+        return iter([WorkItem(source, output, kind_of(source))])
+    if output.exists() and not output.is_dir():
+        raise TrtmatteError(f"several inputs need -o to be an existing directory or a new one, got the file {output}")
+    if output.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES:
+        raise TrtmatteError(f"{len(inputs)} inputs (or a folder) need -o to be an existing directory or a new one "
+                            f"without a file suffix, got {output}")
+    return _items(inputs, output, output_type, exts)
+
+
+def _items(inputs: Sequence[str], output: Path, output_type: str, exts: tuple[str, ...]) -> Iterator[WorkItem]:
+    seen: dict[Path, Path] = {}  # target -> source: two sources must not overwrite each other
+    for source, relative in expand(inputs, exts):
+        target = output / relative.with_suffix(target_suffix(source, output_type))
+        error = None
+        if target in seen:
+            error = f"{source} and {seen[target]} would both write {target}: rename one or process it separately"
+        else:
+            seen[target] = source
+        yield WorkItem(source, target, kind_of(source), error)
