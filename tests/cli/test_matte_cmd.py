@@ -106,3 +106,26 @@ def test_bad_arguments_are_refused_before_the_model_loads(tmp_path):
     r = trtmatte(str(tmp_path / "a.png"), str(tmp_path / "b.png"), "-o", str(tmp_path / "out.png"))
     assert r.returncode == 1 and "need -o to be an existing directory" in r.stderr
     assert "backend:" not in r.stdout  # nothing was loaded
+
+
+def test_watch_mattes_files_as_they_appear(tmp_path, tiny_onnx):
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    save(inbox / "early.png", (20, 30), 1)
+    proc = subprocess.Popen([sys.executable, "-m", "trtmatte", "matte", str(inbox), "-o", str(out), "--watch",
+                             "--onnx", str(tiny_onnx)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "early.png").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        save(inbox / "new" / "late.png", (25, 35), 2)  # arrives while it watches
+        while not (out / "new" / "late.png").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert (out / "new" / "late.png").exists()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert "watch stopped" in stdout and "done 2, skipped 0, failed 0" in stdout
+    assert Image.open(out / "new" / "late.png").size == (35, 25)

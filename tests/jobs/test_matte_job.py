@@ -168,3 +168,28 @@ def test_matter_python_api_takes_paths_pil_and_arrays(tmp_path, matter):
     assert matter.cutout(path, "composite", (255, 0, 0)).shape == (24, 36, 3)
     with pytest.raises(TrtmatteError, match="must be uint8"):
         matter.matte(array.astype(np.float32))
+
+
+def test_watch_takes_files_once_their_size_is_stable(tmp_path):
+    from trtmatte.jobs import watch
+
+    folder = tmp_path / "inbox"
+    save(folder / "first.png")
+    growing = folder / "growing.png"
+    growing.write_bytes(b"\x89PNG partial")
+    naps = []
+
+    def sleep(seconds):  # between polls the "copy" of growing.png goes on, then completes
+        naps.append(seconds)
+        if len(naps) == 1:
+            growing.write_bytes(b"\x89PNG partial, more")
+
+    batches = watch([str(folder)], tmp_path / "out", interval=0.25, sleep=sleep)
+    first = next(batches)  # sizes seen once, then again unchanged after one nap
+    assert [i.source.name for i in first] == ["first.png"] and naps == [0.25]
+    second = next(batches)
+    assert [i.source.name for i in second] == ["growing.png"] and second[0].target == tmp_path / "out" / "growing.png"
+    save(folder / "sub" / "later.png")
+    assert [i.target.relative_to(tmp_path / "out").as_posix() for i in next(batches)] == ["sub/later.png"]
+    with pytest.raises(TrtmatteError, match="--watch needs folders"):
+        next(watch([str(folder / "first.png")], tmp_path / "out"))

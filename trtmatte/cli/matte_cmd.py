@@ -46,6 +46,8 @@ class Matte(Command):
                            help="only these suffixes in folders and globs, e.g. --ext jpg,png (default: all images "
                                 "and videos)")
         batch.add_argument("--skip-existing", action="store_true", help="leave inputs whose output exists (resume)")
+        batch.add_argument("--watch", action="store_true",
+                           help="keep watching the input folders and matte files as they appear, until Ctrl-C")
         batch.add_argument("--jobs", type=int, default=2, metavar="N", help="decode and write threads (default 2)")
         batch.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
                            help=f"refuse larger images (default {DEFAULT_MAX_PIXELS:,}; 0: no limit)")
@@ -66,7 +68,13 @@ class Matte(Command):
             raise TrtmatteError(f"--smooth must be in [0, 1), got {args.smooth}")
         background = Background(parse_color(args.bg_color),
                                 read_rgb(args.bg_image) if args.bg_image else None)
-        items = plan_work(args.inputs, args.output, args.output_type, args.ext)  # bad -o: one line, before the model
+        if args.watch:
+            items = None
+            for folder in args.inputs:
+                if not Path(folder).is_dir():
+                    raise TrtmatteError(f"--watch needs folders to watch, got {folder}")
+        else:
+            items = plan_work(args.inputs, args.output, args.output_type, args.ext)  # bad -o: one line, before the model
         if single_target(args.inputs, Path(args.output)):
             check_writable(args.output)  # before minutes of inference, not after
         options = MatteJobOptions(output_type=args.output_type, background=background,
@@ -76,9 +84,25 @@ class Matte(Command):
             print(f"backend: {matter.info.label}")
             if args.backend == "auto":
                 print(f"auto: {matter.reason}")
-            summary = self._run(MatteJob, matter, options, items, progress=not args.no_progress)
+            if args.watch:
+                summary = self._watch(matter, options, args)
+            else:
+                summary = self._run(MatteJob, matter, options, items, progress=not args.no_progress)
         print(summary.line())
         return 1 if summary.failed else 0
+
+    def _watch(self, matter, options, args):
+        """Matte each batch of new files as it appears; Ctrl-C ends the watch (not an error)."""
+        from ..jobs import MatteJob, Summary, watch
+
+        total = Summary()
+        print(f"watching {', '.join(args.inputs)} (Ctrl-C stops)", flush=True)
+        try:
+            for batch in watch(args.inputs, args.output, args.output_type, args.ext):
+                total.merge(self._run(MatteJob, matter, options, batch, progress=not args.no_progress))
+        except KeyboardInterrupt:
+            print("watch stopped", flush=True)
+        return total
 
     @staticmethod
     def _run(job_cls, matter, options, items, progress: bool):

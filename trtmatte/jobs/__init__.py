@@ -2,7 +2,7 @@
 ``inputs`` turns what the user named into (source, target) work items, lazily; ``matte_job`` runs
 them through a :class:`~trtmatte.runtime.matter.Matter` with decoding ahead, writing behind, one
 line per failure and a summary."""
-from .inputs import WorkItem, plan_work
+from .inputs import WorkItem, plan_work, watch
 from .matte_job import MatteJob, MatteJobOptions, Outcome, Summary
 
-__all__ = ["MatteJob", "MatteJobOptions", "Outcome", "Summary", "WorkItem", "plan_work"]
+__all__ = ["MatteJob", "MatteJobOptions", "Outcome", "Summary", "WorkItem", "plan_work", "watch"]

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import glob
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from ..errors import TrtmatteError
 from ..imageio import IMAGE_SUFFIXES
@@ -123,3 +124,37 @@ def _items(inputs: Sequence[str], output: Path, output_type: str, exts: tuple[st
         else:
             seen[target] = source
         yield WorkItem(source, target, kind_of(source), error)
+
+
+def watch(folders: Sequence[str], output: str | os.PathLike, output_type: str = "alpha",
+          extensions: Iterable[str] | None = None, interval: float = 1.0,
+          sleep: Callable[[float], None] = time.sleep) -> Iterator[list[WorkItem]]:
+    """Batches of work items for files appearing in ``folders``, forever (the caller stops it).
+
+    A file is taken once its size has stayed the same over one ``interval`` (so a file still being
+    copied in is not read half-written); files already there count as appearing at the start."""
+    for folder in folders:
+        if not Path(folder).is_dir():
+            raise TrtmatteError(f"--watch needs folders to watch, got {folder}")
+    exts, output = normalise_extensions(extensions), Path(output)
+    sizes: dict[Path, int] = {}
+    taken: set[Path] = set()
+    while True:
+        ready = []
+        for source, relative in expand(folders, exts):
+            if source in taken:
+                continue
+            try:
+                size = source.stat().st_size
+            except OSError:  # gone again
+                continue
+            if size and sizes.get(source) == size:
+                taken.add(source)
+                ready.append(WorkItem(source, output / relative.with_suffix(target_suffix(source, output_type)),
+                                      kind_of(source)))
+            else:
+                sizes[source] = size
+        if ready:
+            yield ready
+        else:
+            sleep(interval)

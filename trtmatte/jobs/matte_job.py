@@ -60,6 +60,11 @@ class Summary:
         if outcome.status == "failed":
             self.failures.append(outcome.error)
 
+    def merge(self, other: "Summary") -> None:
+        for name in ("done", "skipped", "failed", "frames", "seconds"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.failures += other.failures
+
     @property
     def per_second(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
