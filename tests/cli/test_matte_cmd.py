@@ -129,3 +129,23 @@ def test_watch_mattes_files_as_they_appear(tmp_path, tiny_onnx):
     assert proc.returncode == 0, stderr
     assert "watch stopped" in stdout and "done 2, skipped 0, failed 0" in stdout
     assert Image.open(out / "new" / "late.png").size == (35, 25)
+
+
+def test_videos_in_a_folder_come_out_as_videos(tmp_path, tiny_onnx):
+    pytest.importorskip("av", reason="PyAV is needed for video (pip install 'trtmatte[video]')")
+    from helpers.media import make_audio_only, make_video
+
+    from trtmatte import video
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    make_video(src / "clip.mp4", 64, 48, frames=10, audio="aac")
+    make_audio_only(src / "voice.mp4")
+    save(src / "still.png")
+    r = trtmatte(str(src), "-o", str(out), "--onnx", str(tiny_onnx), "--smooth", "0.3")
+    assert r.returncode == 1, r.stderr  # the audio-only file fails, the rest is done
+    assert r.stderr.count("trtmatte: error: ") == 1 and "voice.mp4: it has no video stream" in r.stderr
+    assert "done 2, skipped 0, failed 1" in r.stdout
+    info = video.probe(out / "clip.mp4")
+    assert (info.width, info.height, info.frames, info.fps, info.has_audio) == (64, 48, 10, 25, True)
+    assert (out / "still.png").is_file() and not (out / "voice.mp4").exists()

@@ -114,6 +114,16 @@ class Matte(Command):
             def report(outcome):
                 if outcome.status == "failed":
                     bar.write(f"trtmatte: error: {outcome.error}", file=sys.stderr)
+                for note in outcome.notes:
+                    bar.write(f"note: {note}")
                 bar.update(1)
 
-            return job_cls(matter, options, report).run(items)
+            frames = tqdm(desc="frames", unit="frame", disable=None if progress else True, file=sys.stderr,
+                          dynamic_ncols=True, leave=False)  # a video's own bar (frames/s)
+            def frame_progress(done):
+                if done < frames.n:  # the next video
+                    frames.reset()
+                frames.update(done - frames.n)
+
+            with frames:
+                return job_cls(matter, options, report, frame_progress).run(items)

@@ -17,8 +17,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from ..errors import TrtmatteError
 from ..imageio import IMAGE_SUFFIXES
-
-VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
+from ..video import VIDEO_SUFFIXES, is_video
 _GLOB_MAGIC = set("*?[")
 
 
@@ -31,7 +30,7 @@ class WorkItem:
 
 
 def kind_of(path: Path) -> str:
-    return "video" if path.suffix.lower() in VIDEO_SUFFIXES else "image"
+    return "video" if is_video(path) else "image"
 
 
 def normalise_extensions(extensions: Iterable[str] | None) -> tuple[str, ...]:

@@ -42,6 +42,7 @@ class Outcome:
     status: str  # done / skipped / failed
     error: str = ""
     frames: int = 1  # images count 1; videos their frame count
+    notes: tuple[str, ...] = ()  # what a video's encoding decided (audio dropped, odd size, ...)
 
 
 @dataclass
@@ -102,9 +103,12 @@ class _WithInputs:
 
 class MatteJob:
     def __init__(self, matter, options: MatteJobOptions | None = None,
-                 report: Callable[[Outcome], None] | None = None):
+                 report: Callable[[Outcome], None] | None = None,
+                 frame_progress: Callable[[int], None] | None = None):
+        """``report`` gets every outcome as it happens; ``frame_progress(frames done)`` follows a video."""
         self.matter, self.options = matter, options or MatteJobOptions()
         self.report = report or (lambda outcome: None)
+        self.frame_progress = frame_progress
 
     def run(self, items: Iterable[WorkItem]) -> Summary:
         summary = Summary()
@@ -191,7 +195,7 @@ class MatteJob:
         try:
             item.target.parent.mkdir(parents=True, exist_ok=True)
             report = video.matte_video(self.matter, item.source, item.target, output_type=opts.output_type,
-                                       background=opts.background, smooth=opts.smooth)
+                                       background=opts.background, smooth=opts.smooth, progress=self.frame_progress)
         except TrtmatteError as exc:
             return Outcome(item, "failed", describe(exc, item.source))
-        return Outcome(item, "done", frames=report.frames)
+        return Outcome(item, "done", frames=report.frames, notes=tuple(f"{item.source}: {n}" for n in report.notes))
