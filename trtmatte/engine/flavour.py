@@ -55,7 +55,7 @@ def import_tensorrt(name: str | None = None) -> ModuleType:
     if found is None:
         raise DependencyMissing("neither tensorrt nor tensorrt_rtx is installed (needed for TensorRT engines): "
                                 f"{_lazy.INSTALL_HINTS[STANDARD]}, or {_lazy.INSTALL_HINTS[RTX]}")
-    return importlib.import_module(found)
+    return _lazy.require(found, "TensorRT engines")  # installed but broken: still one line
 
 
 @dataclass(frozen=True)
