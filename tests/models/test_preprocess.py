@@ -17,6 +17,8 @@ from trtmatte.models.preprocess import normalize, resize_nchw, resize_weights, w
     ((1000, 600), (800, 480)),  # capped: 600 * 0.8 = 480
     ((1600, 3200), (416, 800)),  # capped to 400 x 800, then 400 -> 416
     ((801, 10), (800, 32)),
+    ((1, 1700), (32, 800)),  # the short side would round to 0 under the cap: at least one row
+    ((2000, 1), (800, 32)),
 ])
 def test_working_size(hw, expected):
     assert working_size(*hw) == expected

@@ -61,6 +61,7 @@ NON_CORE = {
     "tritonclient": ("tritonclient",),
     "av": ("av",),
     "pymatting": ("pymatting",),
+    "atheris": ("atheris",),
     "numba": ("numba",),
     "llvmlite": ("llvmlite",),
 }

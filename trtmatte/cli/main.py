@@ -11,6 +11,7 @@ from .base import Command
 from .bench_cmd import Bench
 from .calibset_cmd import Calibset
 from .engine_cmd import Build, Inspect
+from .eval_cmd import Eval
 from .export_cmd import Export
 from .matte_cmd import Matte
 from .models_cmd import Models
@@ -18,7 +19,7 @@ from .quantize_cmd import Quantize
 from .train_cmd import Train
 from .weights_cmd import ConvertWeights, InitWeights
 
-COMMANDS: tuple[type[Command], ...] = (Matte, Export, Calibset, Quantize, Build, Inspect, Models, InitWeights,
+COMMANDS: tuple[type[Command], ...] = (Matte, Eval, Export, Calibset, Quantize, Build, Inspect, Models, InitWeights,
                                       ConvertWeights, Bench, Train)
 
 

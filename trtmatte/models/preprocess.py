@@ -17,9 +17,10 @@ def working_size(height, width, size_multiple: int = 32, max_side: int = 800):
     rounded *up* to ``size_multiple``. Integer-only and branch-free so symbolic shapes trace."""
     longest = torch.sym_max(height, width)
     capped = torch.sym_min(longest, max_side)
-    # round(h * capped / longest), half up; equals h exactly when no cap applies
-    h = (height * capped + longest // 2) // longest
-    w = (width * capped + longest // 2) // longest
+    # round(h * capped / longest), half up; equals h exactly when no cap applies. At least 1: a
+    # 1x2000 strip would otherwise round its short side to 0 and leave the network nothing.
+    h = torch.sym_max((height * capped + longest // 2) // longest, 1)
+    w = torch.sym_max((width * capped + longest // 2) // longest, 1)
     return _round_up(h, size_multiple), _round_up(w, size_multiple)
 
 
