@@ -19,19 +19,7 @@ from trtmatte.evaluation import (DEFAULT_BAND, Sample, check_sizes, evaluate_dat
 pytest.importorskip("cv2", reason="the Grad metric needs OpenCV")
 pytest.importorskip("scipy", reason="the Conn metric needs SciPy")
 
-# A 16x16 ground truth: background in columns 0-5, a ramp 0.2 .. 0.8 in columns 6-9 (the
-# transition), foreground in columns 10-15.
-GT8 = np.zeros((16, 16), np.uint8)
-GT8[:, 6:10] = [51, 102, 153, 204]
-GT8[:, 10:] = 255
-# The prediction (the red channel) equals it except 4 pixels off by 51/255 = 0.2 inside the
-# transition (rows 0-3, column 7) and 2 pixels off by 1.0 in the background (rows 0-1, column 0).
-PRED8 = GT8.copy()
-PRED8[0:4, 7] = 153
-PRED8[0:2, 0] = 255
-# A trimap whose unknown region (128) is rows 0-7 of columns 0-1: 16 pixels, the two bad ones inside.
-TRIMAP = np.where(np.arange(16)[None, :] < 8, 0, 255).astype(np.uint8).repeat(16, axis=0)
-TRIMAP[0:8, 0:2] = 128
+from helpers.eval_data import GT8, PRED8, TRIMAP  # noqa: E402
 
 
 class RedChannel:

@@ -22,16 +22,7 @@ pytest.importorskip("onnxruntime", reason="the test graph runs in onnxruntime")
 pytest.importorskip("cv2", reason="the Grad metric needs OpenCV")
 pytest.importorskip("scipy", reason="the Conn metric needs SciPy")
 
-# 16x16: background in columns 0-5, a ramp in 6-9, foreground in 10-15. The "model" output (red
-# channel) is off by 0.2 on 4 pixels of the ramp and by 1.0 on 2 background pixels.
-GT8 = np.zeros((16, 16), np.uint8)
-GT8[:, 6:10] = [51, 102, 153, 204]
-GT8[:, 10:] = 255
-PRED8 = GT8.copy()
-PRED8[0:4, 7] = 153
-PRED8[0:2, 0] = 255
-TRIMAP = np.where(np.arange(16)[None, :] < 8, 0, 255).astype(np.uint8).repeat(16, axis=0)
-TRIMAP[0:8, 0:2] = 128  # 16 unknown pixels, the two 1.0 errors among them
+from helpers.eval_data import GT8, PRED8, TRIMAP  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -40,15 +40,7 @@ def make_video(path: Path, width: int = 64, height: int = 48, frames: int = 12, 
         container.mux(packet)
     if sound is not None:
         samples = round(44100 * frames / F(rate))
-        tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(samples) / 44100)).astype(np.float32)
-        size = sound.codec_context.frame_size or 1024
-        for start in range(0, samples, size):
-            chunk = av.AudioFrame.from_ndarray(tone[None, start:start + size], format="fltp", layout="mono")
-            chunk.sample_rate, chunk.pts = 44100, start
-            for packet in sound.encode(chunk):
-                container.mux(packet)
-        for packet in sound.encode():
-            container.mux(packet)
+        _encode_audio(container, sound, (0.3 * np.sin(2 * np.pi * 440 * np.arange(samples) / 44100)).astype(np.float32))
     container.close()
     return path
 
@@ -57,12 +49,18 @@ def make_audio_only(path: Path) -> Path:
     container = av.open(str(path), "w", format="mp4")
     sound = container.add_stream("aac", rate=44100)
     sound.layout = "mono"
-    for start in range(0, 11025, 1024):
-        chunk = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+    _encode_audio(container, sound, np.zeros(11025, np.float32))  # a quarter second of silence
+    container.close()
+    return path
+
+
+def _encode_audio(container, sound, samples: np.ndarray) -> None:
+    """Mono float samples at 44.1 kHz into ``sound``, in the codec's frame size, flushed."""
+    size = sound.codec_context.frame_size or 1024
+    for start in range(0, len(samples), size):
+        chunk = av.AudioFrame.from_ndarray(samples[None, start:start + size], format="fltp", layout="mono")
         chunk.sample_rate, chunk.pts = 44100, start
         for packet in sound.encode(chunk):
             container.mux(packet)
     for packet in sound.encode():
         container.mux(packet)
-    container.close()
-    return path
