@@ -65,12 +65,13 @@ def matter(tiny_onnx):
 def test_folder_with_bad_files_goes_on_and_says_why(tmp_path, matter, tiny_onnx):
     src = tmp_path / "in"
     good = [save(src / "a.png", (33, 47), 1), save(src / "deep" / "er" / "b.jpg", (20, 64), 2),
-            save(src / "deep" / "thin.png", (1, 300), 3)]
+            save(src / "deep" / "thin.png", (1, 300), 3),
+            save(src / "strip.png", (1, 2000), 4)]  # over the 800 cap: its short side must not round to 0
     (src / "deep" / "broken.png").write_bytes(good[0].read_bytes()[:50])
     (src / "empty.png").write_bytes(b"")
     outcomes = []
     summary = MatteJob(matter, MatteJobOptions(jobs=2), outcomes.append).run(plan_work([str(src)], tmp_path / "out"))
-    assert (summary.done, summary.failed, summary.skipped) == (3, 2, 0)
+    assert (summary.done, summary.failed, summary.skipped) == (4, 2, 0)
     failed = sorted(o.error for o in outcomes if o.status == "failed")
     assert len(failed) == 2 and all("\n" not in e for e in failed)
     assert "broken.png" in failed[0] and "empty.png" in failed[1]
