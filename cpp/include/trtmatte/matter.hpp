@@ -1,0 +1,83 @@
+// trtmatte::Matter: uint8 RGB pixels in, uint8 alpha out, from an exported trtmatte graph (ONNX
+// Runtime backend) or a TensorRT plan built from one (TensorRT backend). The graph holds the pre-
+// and post-processing, so any size inside the engine's profile goes straight in.
+//
+//   trtmatte::Matter matter("late_fusion.onnx");
+//   matter.matte(rgb, height, width, row_stride, alpha);   // alpha: height * width bytes
+//
+// Thread safety: matte() and matte_batch() may be called concurrently on one Matter. ONNX Runtime
+// runs concurrent calls in parallel (its session is thread-safe). TensorRT runs up to
+// Options::contexts calls at once, one execution context each (at most one per optimization
+// profile of the plan); further calls wait for a free context. docs/cpp.md has the measurements.
+#pragma once
+
+#include <trtmatte/error.hpp>
+#include <trtmatte/export.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace trtmatte {
+
+enum class BackendKind {
+    Auto,         // by file: NAME.onnx -> ONNX Runtime, anything else -> a TensorRT plan
+    OnnxRuntime,
+    TensorRT,
+};
+
+struct Options {
+    BackendKind backend = BackendKind::Auto;
+    // ONNX Runtime: intra-op threads per call; 0 = ONNX Runtime's default (one per core).
+    int threads = 0;
+    // TensorRT: execution contexts, i.e. calls that can run at once (capped by the plan's profiles).
+    int contexts = 1;
+    // TensorRT: capture one CUDA graph per input shape on first use, replay it afterwards.
+    bool cuda_graphs = false;
+    // Backend libraries, loaded at run time. Empty: $TRTMATTE_ONNXRUNTIME_LIBRARY /
+    // $TRTMATTE_TENSORRT_LIBRARY, then the build's default (docs/cpp.md, "Backend libraries").
+    std::string onnxruntime_library;
+    std::string tensorrt_library;
+};
+
+struct Info {
+    std::string backend;    // "onnxruntime" or "tensorrt"
+    std::string version;    // of the backend library in use
+    std::string device;     // "CPU" or the GPU's name
+    std::string precision;  // fp32 / fp16 / int8, as the graph or plan records it
+    std::string variant;    // the model variant the graph was exported from ("?" if unrecorded)
+    // Accepted input sizes, inclusive: {N, H, W}. ONNX Runtime accepts any size.
+    std::array<std::int64_t, 3> min_shape{1, 1, 1};
+    std::array<std::int64_t, 3> max_shape{1, 1, 1};
+};
+
+class Backend;
+
+class TRTMATTE_API Matter {
+public:
+    explicit Matter(const std::string& model_path, const Options& options = {});
+    ~Matter();
+    Matter(Matter&&) noexcept;
+    Matter& operator=(Matter&&) noexcept;
+    Matter(const Matter&) = delete;
+    Matter& operator=(const Matter&) = delete;
+
+    // rgb: `height` rows of `width` RGB pixels, `row_stride` bytes apart (>= 3 * width).
+    // alpha: height * width bytes, rows packed.
+    void matte(const std::uint8_t* rgb, int height, int width, std::size_t row_stride, std::uint8_t* alpha);
+
+    // `count` images of one size, image i starting at rgb + i * height * row_stride;
+    // alpha: count * height * width bytes.
+    void matte_batch(const std::uint8_t* rgb, int count, int height, int width, std::size_t row_stride,
+                     std::uint8_t* alpha);
+
+    const Info& info() const noexcept;
+    std::string describe() const;  // one line: backend, version, device, precision, variant
+
+private:
+    std::unique_ptr<Backend> backend_;
+};
+
+}  // namespace trtmatte

@@ -1,0 +1,98 @@
+#include "cuda.hpp"
+
+#include <trtmatte/error.hpp>
+
+#include <utility>
+
+namespace trtmatte::cuda {
+
+void check(cudaError_t status, const char* call) {
+    if (status == cudaSuccess) return;
+    const Errc code = status == cudaErrorMemoryAllocation ? Errc::OutOfMemory : Errc::Runtime;
+    throw Error(code, std::string("CUDA error in ") + call + ": " + cudaGetErrorName(status) + " (" +
+                          cudaGetErrorString(status) + ")");
+}
+
+std::optional<GpuInfo> current_gpu(std::string* why) {
+    int count = 0;
+    cudaError_t status = cudaGetDeviceCount(&count);
+    if (status != cudaSuccess || count < 1) {
+        if (why != nullptr) {
+            *why = status != cudaSuccess ? std::string("cudaGetDeviceCount: ") + cudaGetErrorString(status)
+                                         : "cudaGetDeviceCount: 0 devices";
+        }
+        cudaGetLastError();  // reset the error state, or the next CUDA call reports this error again
+        return std::nullopt;
+    }
+    cudaDeviceProp props{};
+    status = cudaGetDeviceProperties(&props, 0);
+    if (status != cudaSuccess) {
+        if (why != nullptr) *why = std::string("cudaGetDeviceProperties: ") + cudaGetErrorString(status);
+        cudaGetLastError();
+        return std::nullopt;
+    }
+    return GpuInfo{props.name, props.major, props.minor};
+}
+
+Buffer Buffer::pinned(std::size_t bytes) {
+    Buffer buffer;
+    check(cudaHostAlloc(&buffer.ptr_, bytes ? bytes : 1, cudaHostAllocDefault), "cudaHostAlloc");
+    buffer.bytes_ = bytes;
+    buffer.pinned_ = true;
+    return buffer;
+}
+
+Buffer Buffer::device(std::size_t bytes) {
+    Buffer buffer;
+    check(cudaMalloc(&buffer.ptr_, bytes ? bytes : 1), "cudaMalloc");
+    buffer.bytes_ = bytes;
+    return buffer;
+}
+
+Buffer::~Buffer() {
+    if (ptr_ == nullptr) return;
+    if (pinned_) {
+        cudaFreeHost(ptr_);
+    } else {
+        cudaFree(ptr_);
+    }
+}
+
+Buffer::Buffer(Buffer&& other) noexcept
+    : ptr_(std::exchange(other.ptr_, nullptr)), bytes_(std::exchange(other.bytes_, 0)), pinned_(other.pinned_) {}
+
+Buffer& Buffer::operator=(Buffer&& other) noexcept {
+    std::swap(ptr_, other.ptr_);
+    std::swap(bytes_, other.bytes_);
+    std::swap(pinned_, other.pinned_);
+    return *this;
+}
+
+Stream::Stream() { check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags"); }
+Stream::~Stream() {
+    if (stream_ != nullptr) cudaStreamDestroy(stream_);
+}
+void Stream::synchronize() const { check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize"); }
+
+Graph::Graph(const Stream& stream, const std::function<void()>& enqueue) {
+    check(cudaStreamBeginCapture(stream.get(), cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+    cudaGraph_t graph = nullptr;
+    try {
+        enqueue();
+    } catch (...) {
+        // End the capture whatever happened, or the stream stays unusable.
+        cudaStreamEndCapture(stream.get(), &graph);
+        if (graph != nullptr) cudaGraphDestroy(graph);
+        throw;
+    }
+    check(cudaStreamEndCapture(stream.get(), &graph), "cudaStreamEndCapture");
+    const cudaError_t status = cudaGraphInstantiateWithFlags(&exec_, graph, 0);
+    cudaGraphDestroy(graph);  // the executable graph keeps what it needs
+    check(status, "cudaGraphInstantiateWithFlags");
+}
+Graph::~Graph() {
+    if (exec_ != nullptr) cudaGraphExecDestroy(exec_);
+}
+void Graph::launch(const Stream& stream) const { check(cudaGraphLaunch(exec_, stream.get()), "cudaGraphLaunch"); }
+
+}  // namespace trtmatte::cuda

@@ -1,0 +1,115 @@
+#include <trtmatte/matter.hpp>
+
+#include "backend.hpp"
+#include "buffers.hpp"
+
+#include <cctype>
+#include <filesystem>
+#include <limits>
+
+namespace trtmatte {
+
+namespace {
+
+bool ends_with(const std::string& text, const std::string& suffix) {
+    if (text.size() < suffix.size()) return false;
+    for (std::size_t i = 0; i < suffix.size(); ++i) {
+        char c = text[text.size() - suffix.size() + i];
+        if (std::tolower(static_cast<unsigned char>(c)) != suffix[i]) return false;
+    }
+    return true;
+}
+
+BackendKind backend_for(const std::string& path, BackendKind requested) {
+    if (requested != BackendKind::Auto) return requested;
+    if (ends_with(path, ".onnx")) return BackendKind::OnnxRuntime;
+    std::error_code ignored;
+    if (std::filesystem::is_regular_file(path + ".json", ignored) || ends_with(path, ".plan") ||
+        ends_with(path, ".engine") || ends_with(path, ".trt")) {
+        return BackendKind::TensorRT;
+    }
+    throw Error(Errc::Unsupported, path + " is neither an exported ONNX graph (NAME.onnx, from `trtmatte export`) nor "
+                                          "a TensorRT plan with its sidecar (from `trtmatte build`)");
+}
+
+void check_args(const std::uint8_t* rgb, int count, int height, int width, std::size_t row_stride,
+                const std::uint8_t* alpha) {
+    if (rgb == nullptr || alpha == nullptr) {
+        throw Error(Errc::InvalidArgument, std::string(rgb == nullptr ? "rgb" : "alpha") + " is a null pointer");
+    }
+    if (count < 1 || height < 1 || width < 1) {
+        throw Error(Errc::InvalidArgument, "image count, height and width must be positive, got count " +
+                                               std::to_string(count) + ", " + std::to_string(height) + "x" +
+                                               std::to_string(width));
+    }
+    const std::size_t row_bytes = static_cast<std::size_t>(width) * 3;
+    if (row_stride < row_bytes) {
+        throw Error(Errc::InvalidArgument, "row_stride " + std::to_string(row_stride) + " is smaller than a row of " +
+                                               std::to_string(width) + " RGB pixels (" + std::to_string(row_bytes) +
+                                               " bytes)");
+    }
+    // The byte counts the backends compute must not overflow (and must fit a ptrdiff_t).
+    std::size_t rows = 0, in_bytes = 0, pixels = 0;
+    const bool overflow = __builtin_mul_overflow(static_cast<std::size_t>(count), static_cast<std::size_t>(height), &rows) ||
+                          __builtin_mul_overflow(rows, row_stride, &in_bytes) ||
+                          __builtin_mul_overflow(rows, row_bytes, &pixels) ||
+                          in_bytes > static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max());
+    if (overflow) {
+        throw Error(Errc::InvalidArgument, "an image batch of " + std::to_string(count) + " x " + std::to_string(height) +
+                                               " rows of " + std::to_string(row_stride) + " bytes is too large");
+    }
+}
+
+}  // namespace
+
+Matter::Matter(const std::string& model_path, const Options& options) {
+    std::error_code ignored;
+    if (!std::filesystem::exists(model_path, ignored)) {
+        throw Error(Errc::NotFound, "model " + model_path + " not found (an exported ONNX graph from `trtmatte "
+                                                            "export`, or a TensorRT plan from `trtmatte build`)");
+    }
+    if (std::filesystem::is_directory(model_path, ignored)) {
+        throw Error(Errc::Unsupported, "model " + model_path + " is a directory, not an ONNX graph or TensorRT plan");
+    }
+    if (options.threads < 0 || options.contexts < 1) {
+        throw Error(Errc::InvalidArgument, "threads must be >= 0 and contexts >= 1, got threads " +
+                                               std::to_string(options.threads) + ", contexts " +
+                                               std::to_string(options.contexts));
+    }
+    switch (backend_for(model_path, options.backend)) {
+        case BackendKind::OnnxRuntime: backend_ = open_onnxruntime(model_path, options); break;
+        default: backend_ = open_tensorrt(model_path, options); break;
+    }
+}
+
+Matter::~Matter() = default;
+Matter::Matter(Matter&&) noexcept = default;
+Matter& Matter::operator=(Matter&&) noexcept = default;
+
+void Matter::matte(const std::uint8_t* rgb, int height, int width, std::size_t row_stride, std::uint8_t* alpha) {
+    matte_batch(rgb, 1, height, width, row_stride, alpha);
+}
+
+void Matter::matte_batch(const std::uint8_t* rgb, int count, int height, int width, std::size_t row_stride,
+                         std::uint8_t* alpha) {
+    if (!backend_) throw Error(Errc::InvalidArgument, "this Matter was moved from");
+    check_args(rgb, count, height, width, row_stride, alpha);
+    backend_->run(rgb, count, height, width, row_stride, alpha);
+}
+
+const Info& Matter::info() const noexcept {
+    static const Info moved_from{};
+    return backend_ ? backend_->info() : moved_from;
+}
+
+std::string Matter::describe() const {
+    const Info& i = info();
+    std::string text = i.backend + " " + i.version + " on " + i.device + ", " + i.precision + ", variant " + i.variant;
+    if (i.backend == "tensorrt") {
+        text += ", profile " + format_shape({i.min_shape[0], i.min_shape[1], i.min_shape[2], 3}) + ".." +
+                format_shape({i.max_shape[0], i.max_shape[1], i.max_shape[2], 3});
+    }
+    return text;
+}
+
+}  // namespace trtmatte

@@ -1,0 +1,167 @@
+"""The examples: trtmatte-cpp on real photos gives Python onnxruntime's alpha (<= 1/255), with the
+CLI's error handling; trtmatte-httpd answers 64 concurrent requests from 16 clients on loopback,
+every one correct, none lost, clear 4xx for bad requests, and stops cleanly on SIGTERM."""
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import queue
+import signal
+import subprocess
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+def read_png(data_or_path) -> np.ndarray:
+    src = io.BytesIO(data_or_path) if isinstance(data_or_path, bytes) else data_or_path
+    with Image.open(src) as im:
+        assert im.mode == "L"
+        return np.array(im)
+
+
+def run_cli(cpp_build, *args, timeout=600):
+    return subprocess.run([str(cpp_build.bin("trtmatte-cpp")), *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_trtmatte_cpp_matches_python_on_real_photos(cpp_build, graph, photos, python_alpha, diff_255, tmp_path):
+    missing = tmp_path / "missing.png"
+    r = run_cli(cpp_build, "--model", graph, *(p for p, _ in photos.values()), missing, "-o", tmp_path / "mattes")
+    assert r.returncode == 1  # one input failed ...
+    assert r.stderr.strip() == f"trtmatte-cpp: error: image {missing} not found"
+    assert r.stdout.startswith("trtmatte-cpp: onnxruntime ") and "late_fusion_lite" in r.stdout.splitlines()[0]
+    for name in photos:  # ... and the others were written
+        assert diff_255(read_png(tmp_path / "mattes" / f"{name}.png"), python_alpha[name]) <= 1.0, name
+    assert not list((tmp_path / "mattes").glob(".*"))  # no temporary files left
+
+
+def test_trtmatte_cpp_one_image_and_errors(cpp_build, graph, photos, tmp_path):
+    crop = tmp_path / "crop.png"
+    Image.fromarray(photos["coffee"][1][:64, :96]).save(crop)
+    r = run_cli(cpp_build, "-m", graph, crop, "-o", tmp_path / "alpha.png")
+    assert r.returncode == 0, r.stderr
+    assert read_png(tmp_path / "alpha.png").shape == (64, 96)
+    usage = run_cli(cpp_build, crop, "-o", tmp_path / "x.png")
+    assert usage.returncode == 2 and usage.stderr.splitlines()[-1] == "trtmatte-cpp: error: --model is required"
+    (tmp_path / "junk.png").write_text("not an image")
+    bad = run_cli(cpp_build, "-m", graph, tmp_path / "junk.png", "-o", tmp_path / "y.png")
+    assert bad.returncode == 1 and bad.stderr.startswith(f"trtmatte-cpp: error: cannot read image {tmp_path / 'junk.png'}: ")
+    assert len(bad.stderr.splitlines()) == 1 and not (tmp_path / "y.png").exists()
+    big = run_cli(cpp_build, "-m", graph, crop, "--max-pixels", "1000", "-o", tmp_path / "z.png")
+    assert big.returncode == 1 and "is 96x64 = 0 megapixels, over the limit" in big.stderr
+    nomodel = run_cli(cpp_build, "-m", tmp_path / "none.onnx", crop, "-o", tmp_path / "z.png")
+    assert nomodel.returncode == 1 and nomodel.stderr.startswith("trtmatte-cpp: error: model ") and "not found" in nomodel.stderr
+
+
+def test_exif_orientation_as_python_reads_it(cpp_build, graph, photos, tmp_path):
+    """A phone's sideways JPEG with its rotate tag: the alpha matches the upright picture."""
+    from trtmatte.imageio import read_rgb
+    from trtmatte.runtime.ort_session import OrtSession
+
+    stored = Image.fromarray(photos["chelsea"][1][::3, ::3])  # 100x151 as stored; shown 151x100
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    stored.save(tmp_path / "phone.jpg", quality=95, exif=exif)
+    r = run_cli(cpp_build, "-m", graph, tmp_path / "phone.jpg", "-o", tmp_path / "phone_alpha.png")
+    assert r.returncode == 0, r.stderr
+    got = read_png(tmp_path / "phone_alpha.png")
+    upright = read_rgb(tmp_path / "phone.jpg")
+    assert got.shape == upright.shape[:2] == (151, 100)
+    want = OrtSession(graph).run(upright[None])[0]
+    # stb's and libjpeg's JPEG decoders differ by a level here and there: compare on average
+    assert np.abs(got / 255.0 - want).mean() < 0.01
+
+
+# ---- trtmatte-httpd ----
+
+class Server:
+    def __init__(self, cpp_build, graph, *args):
+        self.proc = subprocess.Popen([str(cpp_build.bin("trtmatte-httpd")), "--model", str(graph), "--port", "0", *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        lines: queue.Queue = queue.Queue()
+        threading.Thread(target=lambda: lines.put(self.proc.stdout.readline()), daemon=True).start()
+        try:
+            first = lines.get(timeout=120)
+        except queue.Empty:
+            self.proc.kill()
+            pytest.fail("trtmatte-httpd did not start within 120 s")
+        assert first.startswith("trtmatte-httpd: listening on http://127.0.0.1:"), first + self.proc.stderr.read()
+        self.port = int(first.split("127.0.0.1:")[1].split(" ")[0])
+
+    def request(self, method, path, body=None, timeout=120):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers={"Content-Type": "application/octet-stream"} if body else {})
+            response = conn.getresponse()
+            return response.status, response.getheader("Content-Type"), response.read()
+        finally:
+            conn.close()
+
+    def stop(self) -> tuple[int, str]:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            out, _ = self.proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            pytest.fail("trtmatte-httpd did not stop within 60 s of SIGTERM")
+        return self.proc.returncode, out
+
+
+@pytest.fixture
+def server(cpp_build, graph):
+    srv = Server(cpp_build, graph, "--workers", "16", "--max-inflight", "2", "--max-pixels", "5000")
+    yield srv
+    if srv.proc.poll() is None:
+        srv.proc.kill()
+        srv.proc.wait()
+
+
+def png_bytes(rgb) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(rgb).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_httpd_under_concurrent_load(server, graph, photos, diff_255):
+    from trtmatte.runtime.ort_session import OrtSession
+
+    session = OrtSession(graph)
+    images = [photos["astronaut"][1][100:164, 200:264], photos["chelsea"][1][50:98, 150:230],
+              photos["coffee"][1][:72, :64], photos["astronaut"][1][300:340, 100:200]]
+    bodies = [png_bytes(np.ascontiguousarray(im)) for im in images]
+    expected = [session.run(np.ascontiguousarray(im)[None])[0] for im in images]
+
+    status, ctype, body = server.request("GET", "/health")
+    health = json.loads(body)
+    assert status == 200 and ctype == "application/json" and health["status"] == "ok" and health["max_inflight"] == 2
+
+    def one(i):
+        return i % len(images), server.request("POST", "/matte", bodies[i % len(images)])
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(one, range(64)))
+    assert len(results) == 64
+    for k, (status, ctype, body) in results:
+        assert status == 200 and ctype == "image/png", body[:200]
+        assert diff_255(read_png(body), expected[k]) <= 1.0
+    assert json.loads(server.request("GET", "/health")[2])["served"] == 64
+    code, out = server.stop()
+    assert code == 0 and out.strip().endswith("stopped after 64 mattes")
+
+
+def test_httpd_bad_requests_get_clear_4xx(server, photos):
+    for body, status, part in ((b"definitely not an image", 400, "cannot read image in the request body"),
+                               (b"", 400, "it is empty"),
+                               (png_bytes(photos["astronaut"][1][:100, :100]), 413, "over the limit")):
+        got, ctype, payload = server.request("POST", "/matte", body)
+        assert got == status and ctype == "application/json" and part in json.loads(payload)["error"], payload
+    got, ctype, payload = server.request("GET", "/nope")
+    assert got == 404 and "no such endpoint: GET /nope" in json.loads(payload)["error"]
+    got, _, _ = server.request("GET", "/matte")
+    assert got == 404  # /matte takes POST only
+    assert server.stop()[0] == 0
