@@ -81,3 +81,31 @@ def tiny_onnx(tmp_path_factory):
     path = tmp_path_factory.mktemp("tiny") / "tiny.onnx"
     export_onnx(TinyMatting(), "late_fusion", get_config("late_fusion").preprocessing, path, ExportOptions())
     return path
+
+
+@pytest.fixture(scope="session")
+def adamatting_weights(tmp_path_factory):
+    """adamatting_lite with BatchNorm statistics re-estimated on photos (trimaps from their rough
+    outlines), so alpha varies like a real model's: the checkpoint path."""
+    pytest.importorskip("skimage", reason="scikit-image is needed for its bundled photos")
+    from trtmatte.cli.main import main
+
+    path = tmp_path_factory.mktemp("adamatting") / "adamatting_lite.safetensors"
+    assert main(["init-weights", "adamatting_lite", "--recalibrate-bn", "-o", str(path)]) == 0
+    return path
+
+
+@pytest.fixture(scope="session")
+def adamatting_export(adamatting_weights):
+    """That checkpoint exported through the CLI with --check (uint8 alpha, the default; working
+    side capped at 256 so the PyTorch reference runs in seconds): (onnx path, checkpoint path,
+    export+parity report dict). Shared by the export, quantize, engine, runtime and CLI tests."""
+    pytest.importorskip("onnxruntime", reason="onnxruntime is needed to export and check the graph")
+    import json
+
+    from trtmatte.cli.main import main
+
+    onnx_path, report = adamatting_weights.with_suffix(".onnx"), adamatting_weights.with_name("report.json")
+    code = main(["export", "--weights", str(adamatting_weights), "-o", str(onnx_path), "--max-side", "256",
+                 "--check", "--json", str(report)])
+    return onnx_path, adamatting_weights, {"exit_code": code, **json.loads(report.read_text())}

@@ -149,3 +149,61 @@ def test_videos_in_a_folder_come_out_as_videos(tmp_path, tiny_onnx):
     info = video.probe(out / "clip.mp4")
     assert (info.width, info.height, info.frames, info.fps, info.has_audio) == (64, 48, 10, 25, True)
     assert (out / "still.png").is_file() and not (out / "voice.mp4").exists()
+
+
+# ---- trimap models (AdaMatting) --------------------------------------------------------------
+
+def save_trimap(path: Path, shape=(30, 40)) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    trimap = np.full(shape, 128, np.uint8)
+    trimap[: shape[0] // 4] = 0
+    trimap[-shape[0] // 4:] = 255
+    Image.fromarray(trimap).save(path)
+    return path
+
+
+def test_trimap_folder_matched_by_name_and_every_bad_trimap_is_one_line(tmp_path, adamatting_export, tiny_onnx):
+    onnx_path = adamatting_export[0]
+    src, tri, out = tmp_path / "in", tmp_path / "trimaps", tmp_path / "out"
+    save(src / "a.jpg", (30, 40), 1)
+    save(src / "sub" / "b.png", (30, 40), 2)
+    save(src / "no_trimap.png", (30, 40), 3)
+    save(src / "small_trimap.png", (30, 40), 4)
+    save_trimap(tri / "a.png")  # another suffix than its image: matched by stem
+    save_trimap(tri / "sub" / "b.jpg")
+    save_trimap(tri / "small_trimap.png", (20, 40))
+    r = trtmatte(str(src), "-o", str(out), "--onnx", str(onnx_path), "--trimap", str(tri), "--no-progress")
+    assert r.returncode == 1, r.stderr
+    errors = r.stderr.strip().splitlines()
+    assert len(errors) == 2 and all(e.startswith("trtmatte: error: ") for e in errors), r.stderr
+    assert any("no_trimap.png: no trimap" in e for e in errors)
+    assert any("small_trimap.png" in e and "the trimap is 40x20 but the image is 40x30" in e for e in errors)
+    assert "done 2, skipped 0, failed 2" in r.stdout
+    alpha = np.asarray(Image.open(out / "a.png"))
+    assert (alpha[:7] == 0).all() and (alpha[-7:] == 255).all()  # the trimap's known regions, imposed
+    assert (out / "sub" / "b.png").is_file()
+
+    # a trimap model without trimaps, a trimap for a trimap-free model, one trimap file for a folder
+    cases = [(["--onnx", str(onnx_path)], "adamatting_lite needs a trimap: give --trimap PATH_OR_DIR, or --trimap auto"),
+             (["--onnx", str(tiny_onnx), "--trimap", str(tri)], "is trimap-free: drop --trimap"),
+             (["--onnx", str(onnx_path), "--trimap", str(tri / "a.png")], "is one file, for one input image"),
+             (["--onnx", str(onnx_path), "--trimap-model", "x.onnx"], "add --trimap auto"),
+             (["--onnx", str(onnx_path), "--trimap", str(tmp_path / "nowhere")], "no such file or folder")]
+    for args, message in cases:
+        r = trtmatte(str(src), "-o", str(tmp_path / "out2"), *args, "--no-progress")
+        assert r.returncode == 1 and r.stderr.count("\n") == 1 and message in r.stderr, (args, r.stderr)
+
+
+def test_one_image_one_trimap_and_trimap_auto(tmp_path, adamatting_export):
+    onnx_path, ckpt, _ = adamatting_export
+    image, trimap = save(tmp_path / "p.png", (30, 40)), save_trimap(tmp_path / "t.png")
+    r = trtmatte(str(image), "-o", str(tmp_path / "alpha.png"), "--weights", str(ckpt), "--backend", "torch",
+                 "--trimap", str(trimap), "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert Image.open(tmp_path / "alpha.png").size == (40, 30)
+    # --trimap auto with the bundled Late Fusion demo checkpoint (its F and B through PyTorch)
+    r = trtmatte(str(image), "-o", str(tmp_path / "auto.png"), "--onnx", str(onnx_path), "--trimap", "auto",
+                 "--trimap-dilate", "4", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "trimap: auto from torch" in r.stdout and "late_fusion_lite" in r.stdout
+    assert Image.open(tmp_path / "auto.png").size == (40, 30)

@@ -191,3 +191,21 @@ def test_int8_plan_runs_convolutions_in_int8(reduced_precision_plans, fp32_plan)
     # stay), and smaller than the FP16 plan
     assert result.meta.plan_bytes < 0.5 * fp32_plan[1].meta.plan_bytes
     assert result.meta.plan_bytes < reduced_precision_plans["fp16"].meta.plan_bytes
+
+
+def test_profile_of_a_trimap_input_follows_the_image():
+    opts = BuildOptions(min_hw=(64, 80), opt_hw=(128, 160), max_hw=(256, 320), batch=(1, 2, 4))
+    image, trimap = opts.profile([-1, -1, -1, 3]), opts.profile([-1, -1, -1])
+    assert image == {"min": [1, 64, 80, 3], "opt": [2, 128, 160, 3], "max": [4, 256, 320, 3]}
+    assert trimap == {key: dims[:3] for key, dims in image.items()}
+    assert opts.profile([1, 96, 96]) == {key: [1, 96, 96] for key in ("min", "opt", "max")}  # static dims win
+    with pytest.raises(TrtmatteError, match="images and .* trimaps"):
+        opts.profile([-1, -1])
+
+
+def test_engine_cache_builds_a_trimap_graph(adamatting_export, tmp_path):
+    """`Matter(--backend tensorrt --onnx)` builds through the cache: a two-input graph goes through."""
+    opts = BuildOptions(min_hw=(64, 64), opt_hw=(64, 64), max_hw=(128, 128), flavour="tensorrt_rtx",
+                        compute_capabilities=["SM86"])
+    plan, hit = EngineCache(tmp_path / "cache").get_or_build(adamatting_export[0], opts)
+    assert not hit and set(read_sidecar(plan).profile) == {"image", "trimap"}

@@ -14,25 +14,13 @@ pytest.importorskip("onnxruntime", reason="onnxruntime is needed for parity test
 pytest.importorskip("skimage", reason="scikit-image is needed for its bundled photos")
 
 from trtmatte.cli.main import main  # noqa: E402
-from trtmatte.export.parity import TOLERANCE  # noqa: E402
+from helpers.parity import check_parity_report as _check_report  # noqa: E402
 
 
 def _init(tmp_path_factory, variant):
     path = tmp_path_factory.mktemp(variant) / f"{variant}.safetensors"
     assert main(["init-weights", variant, "--recalibrate-bn", "-o", str(path)]) == 0
     return path
-
-
-def _check_report(report, dtype):
-    stats = report["parity"]
-    names = [s["name"] for s in stats]
-    for size in ("320x320", "497x800", "1024x640", "batch 2"):
-        assert any(size in n for n in names), (size, names)
-    for s in stats:
-        assert s["max_abs"] <= TOLERANCE[dtype] * (1 + 1e-4), s
-        assert s["alpha_std"] > 0.1, s  # alpha really varies: the comparison is meaningful
-        assert s["ok"]
-    return stats
 
 
 def _parse_with_tensorrt(path, alpha_dtype):

@@ -138,17 +138,23 @@ class _Graph:
 
 class FakeContext:
     """Behaves like a TensorRT IExecutionContext running a whole-pipeline graph whose alpha is the
-    rounded mean of the three channels (uint8), so results can be checked exactly."""
+    rounded mean of the three channels (uint8), so results can be checked exactly. With a trimap
+    input (a trimap model's engine) the trimap's known regions are imposed: 255 where it is above
+    170, 0 where it is below 85."""
 
     def __init__(self, cuda, profile):
         self.cuda, self.profile = cuda, profile
-        self.shape, self.addresses, self.executions = None, {}, 0
+        self.shape, self.shapes, self.addresses, self.executions = None, {}, {}, 0
 
     def set_input_shape(self, name, shape):
-        lo, hi = self.profile["image"]["min"], self.profile["image"]["max"]
-        if name != "image" or not all(a <= s <= b for a, s, b in zip(lo, shape, hi)):
+        if name not in self.profile:
             return False
-        self.shape = tuple(shape)
+        lo, hi = self.profile[name]["min"], self.profile[name]["max"]
+        if len(shape) != len(lo) or not all(a <= s <= b for a, s, b in zip(lo, shape, hi)):
+            return False
+        self.shapes[name] = tuple(shape)
+        if name == "image":
+            self.shape = tuple(shape)
         return True
 
     def get_tensor_shape(self, name):
@@ -161,12 +167,17 @@ class FakeContext:
 
     def execute_async_v3(self, stream_handle):
         shape, src, dst = self.shape, self.addresses["image"], self.addresses["alpha"]
+        trimap_src = self.addresses.get("trimap")
 
         def compute():
             self.executions += 1
             n = int(np.prod(shape))
             image = self.cuda.memory[src][:n].reshape(shape)
             alpha = np.rint(image.astype(np.float32).mean(-1)).astype(np.uint8)
+            if trimap_src is not None:
+                assert self.shapes["trimap"] == shape[:3], "the trimap's shape must follow the image's"
+                trimap = self.cuda.memory[trimap_src][:n // 3].reshape(shape[:3])
+                alpha = np.where(trimap > 170, 255, np.where(trimap < 85, 0, alpha)).astype(np.uint8)
             self.cuda.memory[dst][:alpha.size] = alpha.ravel()
         self.cuda.enqueue(stream_handle, "execute", compute, 5.0)
         return True
@@ -176,6 +187,7 @@ class FakeEngineLayer:
     def __init__(self, cuda, profile, num_profiles=1, alpha_dtype=np.uint8):
         self.cuda, self.profile, self.num_profiles = cuda, profile, num_profiles
         self.tensors = [TensorSpec("image", True, np.dtype(np.uint8), (-1, -1, -1, 3)),
+                        *([TensorSpec("trimap", True, np.dtype(np.uint8), (-1, -1, -1))] if "trimap" in profile else []),
                         TensorSpec("alpha", False, np.dtype(alpha_dtype), (-1, -1, -1))]
         self.contexts: list[FakeContext] = []
 
@@ -186,6 +198,8 @@ class FakeEngineLayer:
 
 
 PROFILE = {"image": {"min": [1, 16, 16, 3], "opt": [1, 64, 64, 3], "max": [2, 96, 128, 3]}}
+# a trimap model's engine: the trimap's profile follows the image's N, H, W (engine/builder.py)
+TRIMAP_PROFILE = {**PROFILE, "trimap": {k: v[:3] for k, v in PROFILE["image"].items()}}
 
 
 def fake_session(slots=1, graphs=False, num_profiles=1, profile=PROFILE):

@@ -56,6 +56,27 @@ def test_plan_is_lazy(tmp_path):
     assert [i.source.name for i in itertools.islice(items, 3)] == ["000.png", "001.png", "002.png"]
 
 
+def test_plan_matches_trimaps_by_relative_path_and_stem(tmp_path):
+    src, tri = tmp_path / "photos", tmp_path / "trimaps"
+    for rel in ("a.jpg", "sub/b.png", "sub/c.png"):
+        save(src / rel)
+    for rel in ("a.png", "sub/b.tif", "c.png", "sub/notes.txt"):
+        save(tri / rel) if not rel.endswith(".txt") else (tri / rel).write_text("x")
+    (src / "clip.mp4").write_bytes(b"")
+    items = {i.source.name: i for i in plan_work([str(src)], tmp_path / "out", trimap=tri)}
+    assert items["a.jpg"].trimap == tri / "a.png" and items["b.png"].trimap == tri / "sub" / "b.tif"
+    assert items["c.png"].trimap is None and "no trimap" in items["c.png"].error and "sub/c" in items["c.png"].error
+    assert "a video takes no trimap file" in items["clip.mp4"].error
+    # one image, one trimap file; a file named directly is matched by its bare name in a folder
+    one = list(plan_work([str(src / "a.jpg")], tmp_path / "a.png", trimap=tri / "a.png"))
+    assert one[0].trimap == tri / "a.png" and one[0].error is None
+    assert list(plan_work([str(src / "a.jpg")], tmp_path / "out", trimap=tri))[0].trimap == tri / "a.png"
+    with pytest.raises(TrtmatteError, match="is one file, for one input image"):
+        plan_work([str(src)], tmp_path / "out", trimap=tri / "a.png")
+    with pytest.raises(TrtmatteError, match="no such file or folder"):
+        plan_work([str(src)], tmp_path / "out", trimap=tmp_path / "missing")
+
+
 @pytest.fixture(scope="module")
 def matter(tiny_onnx):
     with Matter("onnxruntime", onnx=tiny_onnx) as m:

@@ -7,6 +7,7 @@ and the exporter's passes, ~20 s for late_fusion_lite and ~30 s for late_fusion 
 1x64x80 shape without onnx-simplifier). So each variant is exported once for this module (static
 shape, no simplifier), and late_fusion reuses the export the suite makes anyway for the parity and
 engine tests (``late_fusion_export`` in tests/conftest.py: dynamic shapes, simplified, BN re-estimated).
+Trimap-based variants (``ModelConfig.needs_trimap``) are fed a trimap with every image.
 """
 from __future__ import annotations
 
@@ -21,14 +22,20 @@ from trtmatte.models import create_model, get_config, list_models
 from trtmatte.models.matting_pipeline import MattingPipeline
 
 IMAGE = np.random.default_rng(0).integers(0, 256, (1, 64, 80, 3), dtype=np.uint8)
+TRIMAP = np.random.default_rng(1).choice(np.array([0, 128, 255], np.uint8), (1, 64, 80))
 TINY_SIDE = 64  # max_side: the network runs at 64 x 64 whatever the variant's own cap
 # Variants whose graph a session fixture already exports: (fixture, what it returns -> (onnx, checkpoint)).
 SUITE_EXPORTS = {"late_fusion": "late_fusion_export"}
 
 
-def alpha_of(model, pre, image: np.ndarray) -> torch.Tensor:
+def trimap_for(variant: str) -> np.ndarray | None:
+    """The trimap fed with IMAGE: None for trimap-free variants."""
+    return TRIMAP if get_config(variant).needs_trimap else None
+
+
+def alpha_of(model, pre, image: np.ndarray, trimap: np.ndarray | None = None) -> torch.Tensor:
     with torch.no_grad():
-        return MattingPipeline(model, pre)(torch.from_numpy(image)).alpha
+        return MattingPipeline(model, pre)(torch.from_numpy(image), None if trimap is None else torch.from_numpy(trimap)).alpha
 
 
 @pytest.fixture(scope="module", params=list_models())
@@ -66,7 +73,8 @@ def exported(request, variant, model, tmp_path_factory):
 
 def test_tiny_forward(variant, model):
     pre = dataclasses.replace(get_config(variant).preprocessing, max_side=TINY_SIDE)
-    alpha = alpha_of(model, pre, IMAGE)
+    assert bool(getattr(model, "needs_trimap", False)) == get_config(variant).needs_trimap
+    alpha = alpha_of(model, pre, IMAGE, trimap_for(variant))
     assert alpha.shape == (1, 64, 80) and alpha.dtype == torch.float32
     assert torch.isfinite(alpha).all()
     assert alpha.min() >= 0.0 and alpha.max() <= 1.0
@@ -94,7 +102,9 @@ def test_export_runs_in_onnxruntime_like_torch(variant, exported):
     onnx_path, network, pre = exported
     session = OrtSession(onnx_path)
     assert session.metadata["variant"] == variant
-    got = session.run(IMAGE)
-    want = alpha_of(network, pre, IMAGE).numpy()
+    assert session.needs_trimap == get_config(variant).needs_trimap
+    trimap = trimap_for(variant)
+    got = session.run(IMAGE) if trimap is None else session.run(IMAGE, trimap)
+    want = alpha_of(network, pre, IMAGE, trimap).numpy()
     assert got.shape == want.shape == (1, 64, 80) and got.dtype == np.float32
     assert np.abs(got - want).max() <= 1e-4

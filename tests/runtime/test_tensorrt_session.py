@@ -115,3 +115,64 @@ def test_not_a_whole_pipeline_engine():
     layer.tensors = [TensorSpec("input", True, np.dtype(np.float32), (-1, 3, -1, -1))] + layer.tensors[1:]
     with pytest.raises(TrtmatteError, match="not a trtmatte whole-pipeline graph"):
         TensorRTSession(layer, cuda=cuda, profile=PROFILE, info=SessionInfo("tensorrt", "fp32", "x", "y", "z"))
+
+
+# ---- trimap models: the second input is staged, uploaded and checked like the first ------------
+
+def trimaps(n, h, w, seed=0):
+    return np.random.default_rng(seed).choice(np.array([0, 128, 255, 30, 200], np.uint8), (n, h, w))
+
+
+def test_trimap_engine_stages_the_second_input_once_allocated():
+    from helpers.fake_cuda import TRIMAP_PROFILE
+
+    session, cuda, layer = fake_session(profile=TRIMAP_PROFILE, slots=2)
+    assert session.needs_trimap and session.input_names == ["image", "trimap"]
+    # image, trimap and alpha: one device and one pinned buffer each, per slot
+    assert cuda.allocations["device"] == 3 * 2 and cuda.allocations["pinned"] == 3 * 2
+    assert session.plan["trimap"].max_shape == (2, 96, 128) and session.plan["trimap"].dtype == np.uint8
+    before = dict(cuda.allocations)
+    for i, (n, h, w) in enumerate([(1, 16, 16), (2, 96, 128), (1, 50, 70)]):
+        x, t = images(n, h, w, i), trimaps(n, h, w, i)
+        want = np.where(t > 170, 255, np.where(t < 85, 0, expected(x)))
+        assert np.array_equal(session.run_raw(x, t)["alpha"], want)
+    assert dict(cuda.allocations) == before
+    # two H2D copies a call (image, trimap) before the execution
+    names = [op for op, _ in cuda.ops[-8:]]
+    assert names == ["event", "h2d", "h2d", "event", "execute", "event", "d2h", "event"]
+
+
+def test_trimap_engine_through_the_pipeline_with_batches():
+    from trtmatte.runtime.pipelined import Pipeline
+    from trtmatte.runtime.session import Batch
+
+    from helpers.fake_cuda import TRIMAP_PROFILE
+
+    session, _, _ = fake_session(profile=TRIMAP_PROFILE, slots=2)
+    items = [Batch(images(1, 32, 40, i), trimaps(1, 32, 40, i)) for i in range(5)]
+    results = list(Pipeline(session).run(items))
+    for item, result in zip(items, results):
+        want = np.where(item.trimap > 170, 255, np.where(item.trimap < 85, 0, expected(item.images))) / 255.0
+        assert result.ok and np.allclose(result.value, want)
+
+
+@pytest.mark.parametrize("trimap,match", [
+    (None, "needs a trimap"),
+    (np.zeros((1, 32, 30), np.uint8), "the trimap is 30x32 but the image is 40x32"),
+    (np.zeros((1, 32, 40), np.float32), "must be a uint8"),
+    (np.zeros((2, 32, 40), np.uint8), "2 trimap.s. for 1 image"),
+])
+def test_trimap_engine_bad_trimaps_are_one_line(trimap, match):
+    from helpers.fake_cuda import TRIMAP_PROFILE
+
+    session, _, _ = fake_session(profile=TRIMAP_PROFILE)
+    with pytest.raises(TrtmatteError, match=match) as err:
+        session.run(images(1, 32, 40), trimap)
+    assert "\n" not in str(err.value)
+
+
+def test_a_trimap_to_a_trimap_free_engine_is_one_line():
+    session, _, _ = fake_session()
+    assert not session.needs_trimap
+    with pytest.raises(TrtmatteError, match="takes no trimap"):
+        session.run(images(1, 32, 40), np.zeros((1, 32, 40), np.uint8))

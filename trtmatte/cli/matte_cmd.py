@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from .base import Command
-from .model_flags import add_model_arguments, open_matter
+from .model_flags import add_auto_trimap_arguments, add_model_arguments, auto_trimap_options, open_matter
 
 
 class Matte(Command):
@@ -20,6 +20,8 @@ class Matte(Command):
       trtmatte matte photos/ -o cutouts/ --output-type rgba --skip-existing
       trtmatte matte 'shots/**/*.jpg' -o out/ --output-type composite --bg-color '#00ff00'
       trtmatte matte clip.mp4 -o clip_alpha.mp4 --smooth 0.5
+      trtmatte matte photos/ -o out/ --weights ada.safetensors --trimap trimaps/
+      trtmatte matte photos/ -o out/ --onnx ada.onnx --trimap auto --trimap-model lf_debug.onnx
     """
 
     name = "matte"
@@ -53,6 +55,15 @@ class Matte(Command):
                            help=f"refuse larger images (default {DEFAULT_MAX_PIXELS:,}; 0: no limit)")
         batch.add_argument("--no-progress", action="store_true", help="no progress bar")
         add_model_arguments(parser)
+        trimap = parser.add_argument_group("trimap models (adamatting)")
+        trimap.add_argument("--trimap", metavar="PATH_OR_DIR|auto",
+                            help="the trimap of one image, or a folder of trimaps named like the images (same path "
+                                 "below the input folder, any image suffix); 0 background, 128 unknown, 255 foreground "
+                                 "(values below 85 read as 0, above 170 as 255, else 128). auto: derived by Late Fusion")
+        trimap.add_argument("--trimap-model", metavar="LF",
+                            help="--trimap auto: the Late Fusion model (a graph exported with --debug-outputs, its "
+                                 "engine, or a checkpoint; default: the bundled demo checkpoint, through PyTorch)")
+        add_auto_trimap_arguments(trimap)
 
     def run(self, args: argparse.Namespace) -> int:
         from ..compose import Background, parse_color
@@ -68,37 +79,47 @@ class Matte(Command):
             raise TrtmatteError(f"--smooth must be in [0, 1), got {args.smooth}")
         background = Background(parse_color(args.bg_color),
                                 read_rgb(args.bg_image) if args.bg_image else None)
+        auto = args.trimap == "auto"
+        trimap = None if auto else args.trimap
+        if args.trimap_model and not auto:
+            raise TrtmatteError("--trimap-model is the Late Fusion model of --trimap auto: add --trimap auto")
+        auto_options = auto_trimap_options(args) if auto else None
         if args.watch:
             items = None
             for folder in args.inputs:
                 if not Path(folder).is_dir():
                     raise TrtmatteError(f"--watch needs folders to watch, got {folder}")
         else:
-            items = plan_work(args.inputs, args.output, args.output_type, args.ext)  # bad -o: one line, before the model
+            # bad -o or --trimap: one line, before the model
+            items = plan_work(args.inputs, args.output, args.output_type, args.ext, trimap)
         if single_target(args.inputs, Path(args.output)):
             check_writable(args.output)  # before minutes of inference, not after
         options = MatteJobOptions(output_type=args.output_type, background=background,
                                   skip_existing=args.skip_existing, max_pixels=args.max_pixels or None,
                                   jobs=args.jobs, smooth=args.smooth)
-        with open_matter(args) as matter:
+        with open_matter(args, auto_trimap=auto_options, trimap_model=args.trimap_model) as matter:
+            if matter.needs_trimap and trimap is None:
+                raise TrtmatteError(f"{matter.info.variant} needs a trimap: give --trimap PATH_OR_DIR, or --trimap auto")
+            if not matter.needs_trimap and trimap is not None:
+                raise TrtmatteError(f"{matter.info.variant} is trimap-free: drop --trimap")
             print(f"backend: {matter.info.label}")
             if args.backend == "auto":
                 print(f"auto: {matter.reason}")
             if args.watch:
-                summary = self._watch(matter, options, args)
+                summary = self._watch(matter, options, args, trimap)
             else:
                 summary = self._run(MatteJob, matter, options, items, progress=not args.no_progress)
         print(summary.line())
         return 1 if summary.failed else 0
 
-    def _watch(self, matter, options, args):
+    def _watch(self, matter, options, args, trimap):
         """Matte each batch of new files as it appears; Ctrl-C ends the watch (not an error)."""
         from ..jobs import MatteJob, Summary, watch
 
         total = Summary()
         print(f"watching {', '.join(args.inputs)} (Ctrl-C stops)", flush=True)
         try:
-            for batch in watch(args.inputs, args.output, args.output_type, args.ext):
+            for batch in watch(args.inputs, args.output, args.output_type, args.ext, trimap=trimap):
                 total.merge(self._run(MatteJob, matter, options, batch, progress=not args.no_progress))
         except KeyboardInterrupt:
             print("watch stopped", flush=True)

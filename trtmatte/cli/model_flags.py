@@ -33,3 +33,23 @@ def open_matter(args: argparse.Namespace, log: Callable[[str], None] = print, **
 
     return Matter(args.backend, onnx=args.onnx, engine=args.engine, weights=args.weights, variant=args.variant,
                   device=args.device, precision=args.precision, max_side=args.max_side, log=log, **options)
+
+
+def add_auto_trimap_arguments(group) -> None:
+    """--trimap-confidence / --trimap-dilate: how a trimap is derived from Late Fusion's F and B."""
+    from ..trimap import AutoTrimapOptions
+
+    d = AutoTrimapOptions()
+    group.add_argument("--trimap-confidence", type=float, default=d.confidence, metavar="C",
+                       help=f"auto trimap: known where F and B agree beyond C (default {d.confidence}: foreground "
+                            f"F > C and B < 1 - C, background the reverse)")
+    group.add_argument("--trimap-dilate", type=int, default=d.dilation, metavar="PX",
+                       help=f"auto trimap: widen the unknown band by PX pixels each way (default {d.dilation})")
+
+
+def auto_trimap_options(args: argparse.Namespace):
+    from ..trimap import AutoTrimapOptions
+
+    options = AutoTrimapOptions(args.trimap_confidence, args.trimap_dilate)
+    options.check()
+    return options

@@ -46,7 +46,9 @@ class Quantize(Command):
         rep.add_argument("--report", metavar="JSON", help="write the accuracy report here (and print its table)")
         rep.add_argument("--eval", help="held-out composite set (not the calibration set) with ground-truth alpha")
         rep.add_argument("--eval-count", type=int, default=16, help="held-out composites used (default 16)")
-        rep.add_argument("--band", type=int, default=10, help="trimap band: transition dilated by this many px (default 10)")
+        rep.add_argument("--band", type=int, default=10,
+                         help="trimap band: transition dilated by this many px (default 10); also the unknown band of "
+                              "the trimaps a trimap model is calibrated and evaluated with")
         rep.add_argument("--no-photos", action="store_true", help="skip the scikit-image photos in the report")
 
     def run(self, args: argparse.Namespace) -> int:
@@ -57,7 +59,7 @@ class Quantize(Command):
         from ..quantize import DEFAULT_EXCLUDE, convert_fp16, quantize_int8
         from ..quantize.accuracy import Candidate, format_report, report_on_held_out
         from ..quantize.calibration_data import (calibration_images, check_held_out_dirs, held_out_samples,
-                                                 output_paths)
+                                                 output_paths, takes_trimap)
 
         jobs = [("fp16", None)] if "fp16" in args.precision else []
         if "int8" in args.precision:
@@ -75,8 +77,12 @@ class Quantize(Command):
         calib_samples = read_manifest(args.calib) if args.calib else None
         # the held-out set is checked before minutes of calibration, not after
         held_out = held_out_samples(args.eval, calib_samples) if args.report else None
-        calib_images = (calibration_images(calib_samples, args.calib_count, args.calib_size)
-                        if calib_samples and "int8" in args.precision else None)
+        calib_images = calib_trimaps = None
+        if calib_samples and "int8" in args.precision:
+            # a trimap model is calibrated with trimaps made from the composites' ground truth
+            band = args.band if takes_trimap(args.model) else None
+            calib = calibration_images(calib_samples, args.calib_count, args.calib_size, band)
+            calib_images, calib_trimaps = calib if band is not None else (calib, None)
         exclude = DEFAULT_EXCLUDE if args.exclude is None else tuple(args.exclude)
         candidates = []
         for precision, method, path in jobs:
@@ -86,7 +92,7 @@ class Quantize(Command):
                       f"{r.size_bytes / 2**20:.1f} MiB -> {path} ({r.seconds:.1f} s)")
             else:
                 r = quantize_int8(args.model, path, calib_images, method=method, exclude=exclude,
-                                  percentile=args.percentile, target=args.target)
+                                  percentile=args.percentile, target=args.target, calibration_trimaps=calib_trimaps)
                 print(f"int8 ({method}, for {args.target}): {r.quantized_convs} convs quantized, {len(r.excluded)} kept in float, "
                       f"calibrated on {r.calibration_images} images {r.image_shape[0]}x{r.image_shape[1]}, "
                       f"{r.size_bytes / 2**20:.1f} MiB -> {path} ({r.seconds:.1f} s)")

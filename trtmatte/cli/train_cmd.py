@@ -8,7 +8,9 @@ from .base import Command
 
 
 class Train(Command):
-    """Train a matting model the paper's way: segmentation, then fusion, then joint training.
+    """Train a matting model the paper's way. Late Fusion: segmentation, then fusion, then joint
+    training; AdaMatting (--variant adamatting / adamatting_lite): one multi-task stage, trimap
+    adaptation + alpha with learned task weights, trimaps made from the ground truth (docs/adamatting.md).
 
     Losses, stages, cyclic learning rate and augmentation follow Zhong et al. (CVPR 2019). Data:
     a composite set written by `trtmatte calibset` (--data DIR), or synthetic composites made on
@@ -18,6 +20,7 @@ class Train(Command):
       trtmatte train --synthetic --steps 300 100 100 --crop 256 --batch 4 -o run/
       trtmatte train --data composites/ --device cuda --minutes 30 -o run/
       trtmatte train --synthetic -o run/ --resume run/          (continue from the latest checkpoint)
+      trtmatte train --variant adamatting_lite --synthetic --steps 2000 --crop 320 -o ada_run/
     """
 
     name = "train"
@@ -34,8 +37,12 @@ class Train(Command):
         data.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
         parser.add_argument("-o", "--output", required=True, help="output directory (created if missing)")
         parser.add_argument("--variant", default="late_fusion_lite", help="registry variant (default late_fusion_lite)")
-        parser.add_argument("--steps", type=int, nargs=3, default=[1500, 400, 700], metavar=("SEG", "FUSION", "JOINT"),
-                            help="steps per stage; 0 skips a stage (default 1500 400 700, the paper's 15/4/7 ratio)")
+        parser.add_argument("--steps", type=int, nargs="+", metavar="N",
+                            help="steps per stage; 0 skips a stage (Late Fusion: SEG FUSION JOINT, default 1500 400 700, "
+                                 "the paper's 15/4/7 ratio; AdaMatting: one count, default 2000)")
+        parser.add_argument("--task-weights", default="learned", choices=["learned", "fixed"],
+                            help="AdaMatting: learned uncertainty weights of the two tasks (default, the paper's "
+                                 "AdaMatting-D) or the paper's converged sigmas held fixed (AdaMatting-F)")
         parser.add_argument("--minutes", type=float,
                             help="wall-clock budget, shared by the stages in the paper's 15/4/7 ratio")
         parser.add_argument("--batch", type=int, default=8, help="batch size (default 8)")
@@ -62,7 +69,8 @@ class Train(Command):
 
         if bool(args.data) == args.synthetic:
             raise TrtmatteError("give either --data DIR (a composite set from `trtmatte calibset`) or --synthetic")
-        options = TrainOptions(variant=args.variant, steps=tuple(args.steps), minutes=args.minutes, batch=args.batch,
+        options = TrainOptions(variant=args.variant, steps=tuple(args.steps) if args.steps else None,
+                               minutes=args.minutes, batch=args.batch, task_weights=args.task_weights,
                                base_lr=args.lr, half_cycle=args.half_cycle, device=args.device, amp=args.amp,
                                workers=args.workers, seed=args.seed, checkpoint_every=args.checkpoint_every,
                                log_every=args.log_every, imagenet=args.imagenet)

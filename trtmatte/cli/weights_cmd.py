@@ -32,6 +32,12 @@ class InitWeights(Command):
         from ..checkpoints.torchvision import load_imagenet_encoder
         from ..models import create_model
 
+        from ..errors import TrtmatteError
+        from ..models import get_config
+
+        if args.imagenet and get_config(args.variant).family != "late_fusion":
+            raise TrtmatteError(f"--imagenet loads a torchvision DenseNet into Late Fusion's encoder; {args.variant} "
+                                "has no DenseNet encoder: drop --imagenet")
         torch.manual_seed(args.seed)
         model = create_model(args.variant)
         provenance = {"weights": "untrained: random initialisation", "seed": args.seed}
@@ -39,7 +45,6 @@ class InitWeights(Command):
             load_imagenet_encoder(model.encoder, args.imagenet)
             provenance["weights"] = f"untrained: ImageNet encoder from {args.imagenet}, rest random"
         if args.recalibrate_bn:
-            from ..models import get_config
             from ..data.photos import sample_photos
             from ..models.bn_recalibration import recalibrate_batchnorm
 

@@ -3,15 +3,22 @@
 Node names are the exporter's (``node_Conv_1959``, ``node_conv2d_158``) and change with the torch
 version, so precision rules are stated structurally instead:
 
-* the **network input** is the tensor the first Conv (in topological order) reads: the
-  mean-subtracted image;
-* the **network body** is every node reachable forward from the network input *and* backward from
-  the inputs of the Sigmoids that produce F, B and beta. Everything else (uint8 cast, resize
-  matmuls, mean subtraction, the Sigmoids, blend, resize back, clamp, output cast) is pipeline;
-* the **stem** is the Conv on the network input whose output reaches every Sigmoid (the encoder's
-  first conv); other Convs on the network input are **image convs** (the fusion net's RGB conv,
-  which reaches only beta's Sigmoid);
-* the **logit convs** are the Convs whose outputs the Sigmoids read.
+* the **heads** are the Sigmoids and Softmaxes that read a Conv's output directly: Late Fusion's
+  F, B and beta; AdaMatting's alpha (the A-decoder's and each propagation step's) and its adapted
+  trimap (Softmax). An LSTM gate's Sigmoid reads a Split, not a Conv, so it is not a head;
+* the **pixel convs** are the Convs whose input traces back to a graph input through no other
+  Conv and no head (shape computations do not count: they carry sizes, not pixels). The
+  **network input** is what the first Conv (in topological order) reads: the normalised image
+  (with the one-hot trimap concatenated, for trimap models);
+* the **network body** is every node reachable forward from a pixel conv's input *and* backward
+  from the heads' inputs, neither walk passing through a head. Everything else (uint8 casts,
+  resize matmuls, normalisation, trimap encoding, the heads, blend, resize back, clamp,
+  known-region enforcement, a trimap derived from F and B, output casts) is pipeline and stays
+  float32;
+* the **stem** is the pixel conv whose output reaches the most heads (the first encoder's first
+  conv); the other pixel convs of the body are **image convs** (Late Fusion's RGB conv;
+  AdaMatting's propagation-unit input convs, which read the normalised RGB each step);
+* the **logit convs** are the Convs whose outputs the heads read.
 """
 from __future__ import annotations
 
@@ -22,6 +29,7 @@ from ..errors import TrtmatteError
 
 # Names accepted in `exclude=` lists besides node names (see int8.quantize_int8).
 ROLES = ("stem", "logits", "image_convs")
+HEAD_OPS = ("Sigmoid", "Softmax")
 
 
 @dataclass(frozen=True)
@@ -32,7 +40,8 @@ class Anatomy:
     stem: str
     image_convs: tuple[str, ...]
     logit_convs: tuple[str, ...]
-    sigmoids: tuple[str, ...]
+    sigmoids: tuple[str, ...]  # the Sigmoid heads (Late Fusion's F, B, beta: what --fused-blend fuses)
+    heads: tuple[str, ...] = ()  # every head: the Sigmoids and the Softmaxes
 
     def role(self, role: str) -> tuple[str, ...]:
         return {"stem": (self.stem,), "logits": self.logit_convs, "image_convs": self.image_convs}[role]
@@ -68,31 +77,47 @@ def analyse(model, source: str = "the graph") -> Anatomy:
         for name in node.input:
             consumers[name].append(node)
     convs = [n for n in graph.node if n.op_type == "Conv"]
-    sigmoids = [n for n in graph.node if n.op_type == "Sigmoid"
-                and getattr(producer.get(n.input[0]), "op_type", None) == "Conv"]
-    if not convs or not sigmoids:
+    heads = [n for n in graph.node if n.op_type in HEAD_OPS
+             and getattr(producer.get(n.input[0]), "op_type", None) == "Conv"]
+    if not convs or not heads:
         raise TrtmatteError(f"{source} has no Conv feeding a Sigmoid: not a trtmatte matting graph "
                             "(export one with `trtmatte export`)")
     network_input = convs[0].input[0]
+    head_names = {h.name for h in heads}
+    graph_inputs = {i.name for i in graph.input} - {i.name for i in graph.initializer}
 
-    def forward(tensor):
-        return [(n, list(n.output)) for n in consumers[tensor]]
+    def forward(tensor, through_heads=True):
+        return [(n, list(n.output)) for n in consumers[tensor] if through_heads or n.name not in head_names]
 
     def backward(tensor):
         node = producer.get(tensor)
-        return [(node, list(node.input))] if node is not None else []
+        return [(node, list(node.input))] if node is not None and node.name not in head_names else []
 
-    body = _reach([network_input], forward) & _reach([s.input[0] for s in sigmoids], backward)
-    sigmoid_names = {s.name for s in sigmoids}
-    first = [c for c in convs if c.input[0] == network_input]
-    reached = {c.name: len(_reach(list(c.output), forward) & sigmoid_names) for c in first}
-    stem = max(first, key=lambda c: reached[c.name])  # max() keeps the earliest on ties
+    def reads_pixels(conv) -> bool:
+        seen, stack = set(), [conv.input[0]]
+        while stack:
+            tensor = stack.pop()
+            if tensor in graph_inputs:
+                return True
+            node = producer.get(tensor)
+            if node is None or node.op_type in ("Conv", "Shape") or node.name in head_names or node.name in seen:
+                continue
+            seen.add(node.name)
+            stack.extend(node.input)
+        return False
+
+    pixel_convs = [c for c in convs if reads_pixels(c)] or [convs[0]]
+    body = (_reach([c.input[0] for c in pixel_convs], lambda t: forward(t, through_heads=False))
+            & _reach([h.input[0] for h in heads], backward))
+    reached = {c.name: len(_reach(list(c.output), forward) & head_names) for c in pixel_convs}
+    stem = max(pixel_convs, key=lambda c: reached[c.name])  # max() keeps the earliest on ties
     return Anatomy(
         network_input=network_input,
         body=frozenset(body),
         convs=tuple(c.name for c in convs if c.name in body),
         stem=stem.name,
-        image_convs=tuple(c.name for c in first if c is not stem),
-        logit_convs=tuple(producer[s.input[0]].name for s in sigmoids),
-        sigmoids=tuple(s.name for s in sigmoids),
+        image_convs=tuple(c.name for c in pixel_convs if c is not stem and c.name in body),
+        logit_convs=tuple(dict.fromkeys(producer[h.input[0]].name for h in heads)),
+        sigmoids=tuple(h.name for h in heads if h.op_type == "Sigmoid"),
+        heads=tuple(h.name for h in heads),
     )

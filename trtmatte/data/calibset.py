@@ -186,18 +186,21 @@ def load_sample(sample: Sample) -> tuple[np.ndarray, np.ndarray]:
     return image, alpha
 
 
-def square_images(samples: Sequence[Sample], size: int) -> list[np.ndarray]:
+def square_images(samples: Sequence[Sample], size: int, with_alpha: bool = False):
     """The samples' images centre-cropped to a square and resized to ``size`` (area filter): one
-    shape for all, as a calibration batch needs."""
+    shape for all, as a calibration batch needs. ``with_alpha``: (images, alphas), the ground-truth
+    alphas cropped and resized the same way."""
     import cv2
 
-    out = []
+    out, alphas = [], []
     for sample in samples:
-        image, _ = load_sample(sample)
+        image, alpha = load_sample(sample)
         h, w = image.shape[:2]
         side = min(h, w)
         top, left = (h - side) // 2, (w - side) // 2
-        image = image[top:top + side, left:left + side]
         interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
-        out.append(np.ascontiguousarray(cv2.resize(image, (size, size), interpolation=interpolation)))
-    return out
+        for source, dest in ((image, out), (alpha, alphas) if with_alpha else (None, None)):
+            if source is not None:
+                crop = source[top:top + side, left:left + side]
+                dest.append(np.ascontiguousarray(cv2.resize(crop, (size, size), interpolation=interpolation)))
+    return (out, alphas) if with_alpha else out

@@ -44,11 +44,15 @@ class BuildOptions:
     progress: bool = False
 
     def profile(self, static_dims: list[int]) -> dict[str, list[int]]:
-        """min/opt/max for the NHWC ``image`` input; static dims of the ONNX win."""
+        """min/opt/max of an input: the NHWC ``image`` [n, h, w, 3], or the ``trimap`` [n, h, w],
+        which follows the image's N, H and W at every corner. Static dims of the ONNX win."""
+        if len(static_dims) not in (3, 4):
+            raise TrtmatteError(f"a network input has shape {static_dims}: trtmatte graphs take [N, H, W, 3] "
+                                "images and [N, H, W] trimaps")
         shapes = {}
         for key, hw, n in (("min", self.min_hw, self.batch[0]), ("opt", self.opt_hw, self.batch[1]),
                            ("max", self.max_hw, self.batch[2])):
-            dims = [n, hw[0], hw[1], 3]
+            dims = [n, hw[0], hw[1], 3][:len(static_dims)]
             shapes[key] = [s if s > 0 else d for s, d in zip(static_dims, dims)]
         return shapes
 

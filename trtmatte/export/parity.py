@@ -1,5 +1,7 @@
 """Numerical parity of an exported graph against the PyTorch pipeline (Polygraphy-style stats), and
-``export --check``: onnxruntime against PyTorch on real photos, within the contract's tolerance."""
+``export --check``: onnxruntime against PyTorch on real photos, within the contract's tolerance.
+Trimap models get a real-looking trimap per photo (its own rough outline with an unknown band:
+trtmatte.trimap.from_rough_mask)."""
 from __future__ import annotations
 
 import tempfile
@@ -9,7 +11,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from ..runtime.session import MattingSession
+from ..runtime.session import Batch, MattingSession
 
 # Goals of the export contract: float alpha within 1e-4 of PyTorch, uint8 alpha within one level.
 TOLERANCE = {"float32": 1e-4, "float16": 1e-3, "uint8": 1.0 / 255.0}
@@ -69,9 +71,21 @@ def static_batch(photos: dict[str, np.ndarray], shape: tuple[int, int, int]) -> 
     return [(f"{'+'.join(dict.fromkeys(names))} batch {n} {h}x{w}", np.stack(images))]
 
 
+def with_trimaps(session: MattingSession, images: np.ndarray) -> Batch:
+    """``images`` as a Batch, with a rough trimap per image when ``session`` needs one."""
+    if not getattr(session, "needs_trimap", False):
+        return Batch(images)
+    from ..trimap import from_rough_mask
+
+    return Batch(images, np.stack([from_rough_mask(image) for image in images]))
+
+
 def compare_sessions(reference: MattingSession, candidate: MattingSession, batches, tolerance: float) -> list[ParityStats]:
-    return [difference_stats(name, reference.run(images), candidate.run(images), tolerance)
-            for name, images in batches]
+    rows = []
+    for name, images in batches:
+        batch = with_trimaps(reference, images)
+        rows.append(difference_stats(name, batch.call(reference.run), batch.call(candidate.run), tolerance))
+    return rows
 
 
 def format_table(stats: list[ParityStats]) -> str:
@@ -87,15 +101,17 @@ PARITY_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
 
 def check_export(network, preprocessing, variant: str, onnx_path, alpha_dtype: str,
                  shape: tuple[int, int, int] | None = None, fused_blend: bool = False, weights_note: str = "",
-                 log: Callable[[str], None] = print) -> list[ParityStats]:
+                 log: Callable[[str], None] = print, enforce_trimap: bool = True) -> list[ParityStats]:
     """onnxruntime on ``onnx_path`` against the PyTorch pipeline on real photos, one row per input
     (every row's ``ok`` says whether it is within the contract's tolerance for ``alpha_dtype``).
+    ``network`` may be a whole pipeline module (the Late Fusion -> AdaMatting one).
 
     A graph with a FusedBlend node is measured with the node expanded back into the ONNX ops it
     stands for, since onnxruntime has no kernel for it (the kernel's own math is tested against
     those ops separately)."""
     if not fused_blend:
-        return _compare(network, preprocessing, variant, onnx_path, alpha_dtype, shape, weights_note, log)
+        return _compare(network, preprocessing, variant, onnx_path, alpha_dtype, shape, weights_note, log,
+                        enforce_trimap)
     from ..contract.graphio import load_onnx, save_model
     from .blend_rewrite import expand_fused_blend
 
@@ -108,14 +124,17 @@ def check_export(network, preprocessing, variant: str, onnx_path, alpha_dtype: s
         return _compare(network, preprocessing, variant, path, alpha_dtype, shape, weights_note, log)
 
 
-def _compare(network, preprocessing, variant, onnx_path, alpha_dtype, shape, weights_note, log) -> list[ParityStats]:
+def _compare(network, preprocessing, variant, onnx_path, alpha_dtype, shape, weights_note, log,
+             enforce_trimap: bool = True) -> list[ParityStats]:
     from ..data.photos import sample_photos
     from ..runtime import OrtSession
     from ..runtime.torch_session import TorchSession
 
     photos = dict(zip(PARITY_PHOTOS, sample_photos(max_side=1024)))
     batches = static_batch(photos, shape) if shape else parity_batches(photos)
-    reference, candidate = TorchSession(network, preprocessing, variant), OrtSession(onnx_path)
+    pipeline = network if hasattr(network, "input_names") else None
+    reference = TorchSession(network, preprocessing, variant, enforce_trimap=enforce_trimap, pipeline=pipeline)
+    candidate = OrtSession(onnx_path)
     log(f"parity: {candidate.info.label} vs {reference.info.label}; weights: {weights_note or 'unknown provenance'}")
     stats = compare_sessions(reference, candidate, batches, TOLERANCE[alpha_dtype])
     log(format_table(stats))

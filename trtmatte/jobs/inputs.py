@@ -5,6 +5,11 @@ Output names mirror the input tree under the output folder: ``photos/a/b.jpg`` g
 ``photos`` becomes ``OUT/a/b.png``; a glob's files keep their path below the glob's first wildcard;
 a file named directly becomes ``OUT/<name>.png``. One image into an output with an image suffix is
 written to that file.
+
+Trimaps (trimap models, ``--trimap PATH_OR_DIR``): one trimap file for one image; or a folder
+matched to the images by name: the image's path below its input folder (or glob base, or its
+bare name for a file named directly), with any image suffix: ``photos/a/b.jpg`` takes
+``TRIMAPS/a/b.png`` (or ``.jpg``, ...). An image without its trimap fails alone, in one line.
 """
 from __future__ import annotations
 
@@ -27,6 +32,45 @@ class WorkItem:
     target: Path
     kind: str  # "image" or "video"
     error: str | None = None  # a planning problem (e.g. two sources, one target): reported, not run
+    trimap: Path | None = None  # the image's trimap file (trimap models)
+
+
+class TrimapFinder:
+    """The trimap of each image: ``root`` is one trimap file (for a single image) or a folder
+    searched by the image's relative path and stem, with any image suffix. Each folder is listed
+    once."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        if not self.root.exists():
+            raise TrtmatteError(f"--trimap {self.root}: no such file or folder")
+        self._listed: dict[Path, dict[str, Path]] = {}
+
+    def refresh(self) -> None:
+        """Forget the folder listings (watch mode: trimaps may arrive with their images)."""
+        self._listed.clear()
+
+    def _stems(self, folder: Path) -> dict[str, Path]:
+        if folder not in self._listed:
+            found: dict[str, Path] = {}
+            if folder.is_dir():
+                for entry in sorted(folder.iterdir()):
+                    if entry.is_file() and entry.suffix.lower() in IMAGE_SUFFIXES:
+                        found.setdefault(entry.stem, entry)
+            self._listed[folder] = found
+        return self._listed[folder]
+
+    def find(self, source: Path, relative: Path) -> tuple[Path | None, str | None]:
+        """(trimap path, None) or (None, the one-line reason there is none)."""
+        if is_video(source):
+            return None, f"{source}: a video takes no trimap file (a trimap a frame): use --trimap auto"
+        if self.root.is_file():
+            return self.root, None
+        folder = self.root / relative.parent
+        found = self._stems(folder).get(relative.stem)
+        if found is None:
+            return None, f"{source}: no trimap {folder / relative.stem}.* in --trimap {self.root}"
+        return found, None
 
 
 def kind_of(path: Path) -> str:
@@ -95,25 +139,38 @@ def target_suffix(source: Path, output_type: str) -> str:
 
 
 def plan_work(inputs: Sequence[str], output: str | os.PathLike, output_type: str = "alpha",
-              extensions: Iterable[str] | None = None) -> Iterator[WorkItem]:
+              extensions: Iterable[str] | None = None, trimap: str | os.PathLike | None = None) -> Iterator[WorkItem]:
     """Work items for ``inputs`` into ``output``: a file for one input file, else a folder (made
-    when written to). The arguments are checked now; the items come lazily."""
+    when written to); ``trimap``: the trimap file or folder (see the module doc). The arguments are
+    checked now; the items come lazily."""
     if not inputs:
         raise TrtmatteError("no inputs given: name image or video files, folders or globs")
     exts = normalise_extensions(extensions)
     output = Path(output)
+    finder = TrimapFinder(trimap) if trimap is not None else None
+    if finder is not None and finder.root.is_file() and not (len(inputs) == 1 and Path(inputs[0]).is_file()):
+        raise TrtmatteError(f"--trimap {finder.root} is one file, for one input image: give a folder of trimaps "
+                            "named like the images for several")
     if single_target(inputs, output):
         source = Path(inputs[0])
-        return iter([WorkItem(source, output, kind_of(source))])
+        return iter([_item(source, output, Path(source.name), finder)])
     if output.exists() and not output.is_dir():
         raise TrtmatteError(f"several inputs need -o to be an existing directory or a new one, got the file {output}")
     if output.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES:
         raise TrtmatteError(f"{len(inputs)} inputs (or a folder) need -o to be an existing directory or a new one "
                             f"without a file suffix, got {output}")
-    return _items(inputs, output, output_type, exts)
+    return _items(inputs, output, output_type, exts, finder)
 
 
-def _items(inputs: Sequence[str], output: Path, output_type: str, exts: tuple[str, ...]) -> Iterator[WorkItem]:
+def _item(source: Path, target: Path, relative: Path, finder: TrimapFinder | None, error: str | None = None) -> WorkItem:
+    trimap = None
+    if finder is not None and error is None:
+        trimap, error = finder.find(source, relative)
+    return WorkItem(source, target, kind_of(source), error, trimap)
+
+
+def _items(inputs: Sequence[str], output: Path, output_type: str, exts: tuple[str, ...],
+           finder: TrimapFinder | None = None) -> Iterator[WorkItem]:
     seen: dict[Path, Path] = {}  # target -> source: two sources must not overwrite each other
     for source, relative in expand(inputs, exts):
         target = output / relative.with_suffix(target_suffix(source, output_type))
@@ -122,12 +179,12 @@ def _items(inputs: Sequence[str], output: Path, output_type: str, exts: tuple[st
             error = f"{source} and {seen[target]} would both write {target}: rename one or process it separately"
         else:
             seen[target] = source
-        yield WorkItem(source, target, kind_of(source), error)
+        yield _item(source, target, relative, finder, error)
 
 
 def watch(folders: Sequence[str], output: str | os.PathLike, output_type: str = "alpha",
           extensions: Iterable[str] | None = None, interval: float = 1.0,
-          sleep: Callable[[float], None] = time.sleep) -> Iterator[list[WorkItem]]:
+          sleep: Callable[[float], None] = time.sleep, trimap: str | os.PathLike | None = None) -> Iterator[list[WorkItem]]:
     """Batches of work items for files appearing in ``folders``, forever (the caller stops it).
 
     A file is taken once its size has stayed the same over one ``interval`` (so a file still being
@@ -136,6 +193,7 @@ def watch(folders: Sequence[str], output: str | os.PathLike, output_type: str = 
         if not Path(folder).is_dir():
             raise TrtmatteError(f"--watch needs folders to watch, got {folder}")
     exts, output = normalise_extensions(extensions), Path(output)
+    finder = TrimapFinder(trimap) if trimap is not None else None
     sizes: dict[Path, int] = {}
     taken: set[Path] = set()
     while True:
@@ -149,8 +207,10 @@ def watch(folders: Sequence[str], output: str | os.PathLike, output_type: str = 
                 continue
             if size and sizes.get(source) == size:
                 taken.add(source)
-                ready.append(WorkItem(source, output / relative.with_suffix(target_suffix(source, output_type)),
-                                      kind_of(source)))
+                if finder is not None:
+                    finder.refresh()
+                ready.append(_item(source, output / relative.with_suffix(target_suffix(source, output_type)),
+                                   relative, finder))
             else:
                 sizes[source] = size
         if ready:

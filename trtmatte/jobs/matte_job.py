@@ -6,6 +6,9 @@ stays flat for any number of files), and a second pool renders (foreground estim
 and composites) and writes the results while the backend goes on. A bad input fails alone, with a
 one-line reason; every output is written to a temporary name and renamed, so an interrupted run
 leaves only complete files. Videos are matted frame by frame after the images (trtmatte/video.py).
+For a trimap model each image is decoded with its trimap (WorkItem.trimap) and both travel to the
+backend as one Batch; a trimap-based model without trimaps (--trimap auto wraps it into a
+trimap-free session) fails each video in one line.
 """
 from __future__ import annotations
 
@@ -21,6 +24,8 @@ import numpy as np
 from ..compose import Background, render
 from ..errors import TrtmatteError
 from ..imageio import DEFAULT_MAX_PIXELS, read_rgb, write_image
+from ..runtime.session import Batch
+from ..trimap import read_trimap
 from .inputs import WorkItem
 
 OUTCOMES = ("done", "skipped", "failed")
@@ -92,8 +97,8 @@ class _WithInputs:
         self.copy = getattr(backend, "returns_views", False)
         self._inputs: dict[int, np.ndarray] = {}
 
-    def submit(self, slot: int, batch: np.ndarray) -> None:
-        self._inputs[slot] = batch
+    def submit(self, slot: int, batch) -> None:
+        self._inputs[slot] = Batch.of(batch).images
         self.backend.submit(slot, batch)
 
     def collect(self, slot: int):
@@ -150,8 +155,11 @@ class MatteJob:
                 by_index[index] = item
                 yield item
 
-        def decode(item: WorkItem) -> np.ndarray:
-            return read_rgb(item.source, opts.max_pixels)[None]
+        def decode(item: WorkItem):
+            image = read_rgb(item.source, opts.max_pixels)[None]
+            if item.trimap is None:
+                return image
+            return Batch(image, read_trimap(item.trimap)[None])
 
         writes: collections.deque[tuple[WorkItem, Future]] = collections.deque()
         pipeline = Pipeline(_WithInputs(as_backend(self.matter.session)), decode, workers=opts.jobs,
@@ -192,6 +200,9 @@ class MatteJob:
         from .. import video
 
         opts = self.options
+        if getattr(self.matter, "needs_trimap", False):
+            return Outcome(item, "failed", f"{item.source}: {self.matter.info.variant} needs a trimap for every frame: "
+                                           "use --trimap auto (Late Fusion derives one per frame)")
         try:
             item.target.parent.mkdir(parents=True, exist_ok=True)
             report = video.matte_video(self.matter, item.source, item.target, output_type=opts.output_type,

@@ -148,6 +148,10 @@ class LateFusionNet(nn.Module):
         self.bg_decoder = Decoder(encoder.tap_channels, decoder_width, decoder_eps, decoder_block_widths)
         self.fusion = FusionNet(decoder_width, rgb_width, fusion_widths, fusion_eps)
 
+    def logit_layers(self) -> list[nn.Conv2d]:
+        """The convs whose outputs become F, B and beta (BN recalibration rescales them)."""
+        return [self.fg_decoder.side0.conv3, self.bg_decoder.side0.conv3, self.fusion.conv_output]
+
     def forward(self, image: torch.Tensor) -> LateFusionOutput:
         taps = self.encoder(image)
         fg_out = self.fg_decoder(taps)

@@ -12,12 +12,17 @@ from typing import Callable
 
 from torch import nn
 
+from ..contract.names import IMAGE, TRIMAP
 from ..errors import TrtmatteError
 from . import densenet
+from .adamatting import AdaMattingNet
 from .late_fusion import LateFusionNet
 
 # The authors' mean pixel (RGB order), subtracted from 0..255 values; no /255, no std.
 AUTHORS_MEAN_RGB = (127.156207, 115.917443, 106.031127)
+# ImageNet's mean and std in 0..255 units (RGB): AdaMatting's normalisation (docs/adamatting.md).
+IMAGENET_MEAN_RGB = (123.675, 116.28, 103.53)
+IMAGENET_STD_RGB = (58.395, 57.12, 57.375)
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,14 @@ class ModelConfig:
     decoder_eps: float = 1.001e-5  # Keras DenseNet's BatchNorm epsilon
     fusion_eps: float = 1e-3  # Keras' default BatchNorm epsilon
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
+    # The graph's inputs: ("image",) for trimap-free families, ("image", "trimap") for trimap-based ones.
+    inputs: tuple[str, ...] = (IMAGE,)
+    # Constructor arguments of families other than late_fusion (AdaMattingNet's keyword arguments).
+    arch: dict = field(default_factory=dict)
+
+    @property
+    def needs_trimap(self) -> bool:
+        return TRIMAP in self.inputs
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -91,6 +104,33 @@ register(ModelConfig(
 ))
 
 
+ADAMATTING_PREPROCESSING = Preprocessing(mean=IMAGENET_MEAN_RGB, std=IMAGENET_STD_RGB)
+
+register(ModelConfig(
+    name="adamatting",
+    family="adamatting",
+    description="AdaMatting (Cai et al., ICCV 2019) from the supplementary's table: RGB + trimap, ResNet-style "
+                "encoder (192/384/1024/1024 wide), two GC + sub-pixel decoders (alpha, adapted trimap), "
+                "3-step ConvLSTM propagation unit (docs/adamatting.md)",
+    encoder="resnet-table",  # Res-2..Res-5 as the supplementary's table lists them
+    preprocessing=ADAMATTING_PREPROCESSING,
+    inputs=(IMAGE, TRIMAP),
+    arch={},  # AdaMattingNet's defaults are the table's reading
+))
+register(ModelConfig(
+    name="adamatting_lite",
+    family="adamatting",
+    description="Same code, smaller: 32-wide 3x3 stem, two bottlenecks a stage (96/192/384/512 wide), decoders "
+                "256-128-64-32-16, 16-wide propagation unit; for CPU tests and small GPUs",
+    encoder="resnet-lite",
+    preprocessing=ADAMATTING_PREPROCESSING,
+    inputs=(IMAGE, TRIMAP),
+    arch={"stem_width": 32, "stem_kernel": 3,
+          "stages": ((32, 96, 2), (64, 192, 2), (128, 384, 2), (256, 512, 2)),
+          "decoder_widths": (256, 128, 64, 32, 16), "propagation_width": 16},
+))
+
+
 def list_models() -> list[str]:
     return sorted(_REGISTRY)
 
@@ -107,6 +147,8 @@ def get_config(name: str) -> ModelConfig:
 def create_model(name: str) -> nn.Module:
     """Build a variant with freshly initialised weights, in eval mode."""
     cfg = get_config(name)
+    if cfg.family == "adamatting":
+        return AdaMattingNet(**cfg.arch).eval()
     if cfg.family != "late_fusion":
         raise TrtmatteError(f"model family {cfg.family!r} has no constructor yet")
     model = LateFusionNet(

@@ -74,14 +74,21 @@ def _mean_metrics(alphas: list[np.ndarray], truths: list[np.ndarray], band: int)
     return {r: {m: float(np.mean(v)) for m, v in ms.items()} for r, ms in table.items()}
 
 
-def _run(session_factory: Callable, path: str, images: Sequence[np.ndarray],
-         photos: Sequence[np.ndarray]) -> tuple[list[np.ndarray], float, list[np.ndarray]]:
-    """One session per graph: (alphas of ``images``, seconds they took, alphas of ``photos``)."""
+def _run(session_factory: Callable, path: str, images: Sequence[np.ndarray], photos: Sequence[np.ndarray],
+         trimaps: Sequence[np.ndarray] = (), photo_trimaps: Sequence[np.ndarray] = ()
+         ) -> tuple[list[np.ndarray], float, list[np.ndarray]]:
+    """One session per graph: (alphas of ``images``, seconds they took, alphas of ``photos``).
+    A graph with a trimap input gets ``trimaps`` and ``photo_trimaps`` with them."""
     session = session_factory(path)
+
+    def run(pictures, maps):
+        if not getattr(session, "needs_trimap", False):
+            return [session.run(p)[0] for p in pictures]
+        return [session.run(p, t)[0] for p, t in zip(pictures, maps)]
     start = time.perf_counter()
-    out = [session.run(image)[0] for image in images]
+    out = run(images, trimaps)
     seconds = time.perf_counter() - start
-    return out, seconds, [session.run(image)[0] for image in photos]
+    return out, seconds, run(photos, photo_trimaps)
 
 
 def accuracy_report(reference: str, candidates: Sequence[Candidate], composites: Sequence[tuple[np.ndarray, np.ndarray]],
@@ -93,19 +100,24 @@ def accuracy_report(reference: str, candidates: Sequence[Candidate], composites:
 
     ort_version = require("onnxruntime", "the accuracy report").__version__
 
+    from ..trimap import from_alpha, from_rough_mask
+
     images = [c[0] for c in composites]
     truths = [c[1] for c in composites]
     photo_images = [p[1] for p in photos]
+    # for trimap graphs: the composites' trimaps from ground truth, the photos' from their outline
+    trimaps = [from_alpha(t, band) for t in truths]
+    photo_trimaps = [from_rough_mask(p) for p in photo_images]
     say = progress or (lambda _msg: None)
 
     say(f"fp32: {reference}")
-    ref_alphas, ref_seconds, ref_photos = _run(OrtSession, reference, images, photo_images)
+    ref_alphas, ref_seconds, ref_photos = _run(OrtSession, reference, images, photo_images, trimaps, photo_trimaps)
     fp32 = GraphAccuracy("fp32", reference, "fp32", None, _graph_size(reference), ref_seconds,
                          metrics=_mean_metrics(ref_alphas, truths, band))
     results = [fp32]
     for cand in candidates:
         say(f"{cand.label}: {cand.path}")
-        alphas, seconds, photo_alphas = _run(OrtSession, cand.path, images, photo_images)
+        alphas, seconds, photo_alphas = _run(OrtSession, cand.path, images, photo_images, trimaps, photo_trimaps)
         metrics = _mean_metrics(alphas, truths, band)
         relative = {r: {m: (metrics[r][m] - fp32.metrics[r][m]) / fp32.metrics[r][m] if fp32.metrics[r][m] else 0.0
                         for m in METRICS} for r in REGIONS}

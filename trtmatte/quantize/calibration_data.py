@@ -32,15 +32,32 @@ def held_out_samples(eval_dir: str | os.PathLike, calib_samples=None) -> list:
     return held_out
 
 
-def calibration_images(samples, count: int, size: int) -> list[np.ndarray]:
+def calibration_images(samples, count: int, size: int, trimap_band: int | None = None
+                       ) -> list[np.ndarray] | tuple[list[np.ndarray], list[np.ndarray]]:
     """``count`` images spread evenly over ``samples`` (every foreground, many backgrounds),
-    centre-cropped square and resized to ``size``."""
+    centre-cropped square and resized to ``size``. With ``trimap_band`` (a graph with a trimap
+    input): (images, trimaps), each trimap made from the composite's ground-truth alpha with an
+    unknown band of that many px (trtmatte.trimap.from_alpha)."""
     from ..data.calibset import square_images
 
     if count < 1 or size < 32:
         raise TrtmatteError("--calib-count must be >= 1 and --calib-size >= 32")
     step = max(1, len(samples) // count)
-    return square_images(samples[::step][:count], size)
+    chosen = samples[::step][:count]
+    if trimap_band is None:
+        return square_images(chosen, size)
+    from ..trimap import from_alpha
+
+    images, alphas = square_images(chosen, size, with_alpha=True)
+    return images, [from_alpha(a, trimap_band) for a in alphas]
+
+
+def takes_trimap(model: str | os.PathLike) -> bool:
+    """Whether a graph has a ``trimap`` input (read without its weights)."""
+    from ..contract.graphio import load_onnx
+    from ..contract.names import TRIMAP
+
+    return TRIMAP in {i.name for i in load_onnx(model, "reading the ONNX graph", weights=False).graph.input}
 
 
 def output_paths(jobs: list[tuple[str, str | None]], model: str | os.PathLike,

@@ -17,7 +17,10 @@ because ``quantize_static`` cannot set the histogram size (see HISTOGRAM_OPTIONS
   (contract/anatomy.py); node names may be given too.
 
 Calibration feeds ``calibration_images`` (uint8 HxWx3, all one size, batch 1) through the whole
-pipeline graph, so activation ranges are those of the real pre-processing.
+pipeline graph, so activation ranges are those of the real pre-processing. A graph with a
+``trimap`` input is fed ``calibration_trimaps`` with them (`trtmatte quantize` makes them from the
+composites' ground-truth alpha), or, without those, each image's rough-outline trimap
+(trtmatte.trimap.from_rough_mask).
 """
 from __future__ import annotations
 
@@ -37,7 +40,7 @@ import numpy as np
 from .._lazy import require
 from ..errors import TrtmatteError
 from ..contract.graphio import load_onnx, save_derived
-from ..contract.names import CALIBRATION, IMAGE, INT8_TARGET, PRECISION
+from ..contract.names import CALIBRATION, IMAGE, INT8_TARGET, PRECISION, TRIMAP
 from ..fileio import check_writable
 from ..contract.anatomy import ROLES, analyse, name_nodes
 
@@ -90,16 +93,32 @@ def _resolve_exclude(anatomy, exclude: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def _reader(ort_quant, images: list[np.ndarray]):
+def _reader(ort_quant, images: list[np.ndarray], trimaps: list[np.ndarray] | None = None):
     class Reader(ort_quant.CalibrationDataReader):
         def __init__(self):
-            self._batches = iter(images)
+            self._batches = iter(zip(images, trimaps or [None] * len(images)))
 
         def get_next(self):
-            image = next(self._batches, None)
-            return None if image is None else {IMAGE: image[None]}
+            image, trimap = next(self._batches, (None, None))
+            if image is None:
+                return None
+            return {IMAGE: image[None]} if trimap is None else {IMAGE: image[None], TRIMAP: trimap[None]}
 
     return Reader()
+
+
+def _calibration_trimaps(model, images: list[np.ndarray], trimaps) -> list[np.ndarray] | None:
+    """The trimaps fed with the images when the graph takes one (None when it does not)."""
+    if TRIMAP not in {i.name for i in model.graph.input}:
+        return None
+    if trimaps is None:
+        from ..trimap import from_rough_mask
+
+        return [from_rough_mask(image) for image in images]
+    trimaps = [np.ascontiguousarray(t, dtype=np.uint8) for t in trimaps]
+    if len(trimaps) != len(images) or any(t.shape != im.shape[:2] for t, im in zip(trimaps, images)):
+        raise TrtmatteError("calibration trimaps must be one uint8 HxW trimap per calibration image, at its size")
+    return trimaps
 
 
 # Histogram sizes. onnxruntime's entropy default (128 bins, 128 quantized bins) leaves a single
@@ -114,7 +133,7 @@ HISTOGRAM_OPTIONS = {
 
 
 def _calibrate(ort_quant, model, tmp: Path, images: list[np.ndarray], method: str, percentile: float,
-               symmetric: bool = True):
+               symmetric: bool = True, trimaps: list[np.ndarray] | None = None):
     """Activation ranges of every Conv input, from the whole-pipeline graph run on ``images``."""
     onnx = require("onnx")
     path = tmp / "calibrate.onnx"
@@ -128,7 +147,8 @@ def _calibrate(ort_quant, model, tmp: Path, images: list[np.ndarray], method: st
     # returns (64 images at 512x512 of late_fusion_lite: > 24 GB, killed). Its collectors merge
     # ranges and histograms across calls, so feed a few images at a time.
     for start in range(0, len(images), CALIBRATION_CHUNK):
-        calibrator.collect_data(_reader(ort_quant, images[start:start + CALIBRATION_CHUNK]))
+        calibrator.collect_data(_reader(ort_quant, images[start:start + CALIBRATION_CHUNK],
+                                        trimaps[start:start + CALIBRATION_CHUNK] if trimaps else None))
     ranges = calibrator.compute_data()
     del calibrator  # closes its session before the temporary directory goes
     return ranges
@@ -190,7 +210,8 @@ def _float_readers_only_for_convs(graph, quantized: set[str]) -> int:
 
 def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, calibration_images: Sequence[np.ndarray],
                   method: str = "max", exclude: Iterable[str] = DEFAULT_EXCLUDE,
-                  percentile: float = 99.999, target: str = "tensorrt") -> INT8Report:
+                  percentile: float = 99.999, target: str = "tensorrt",
+                  calibration_trimaps: Sequence[np.ndarray] | None = None) -> INT8Report:
     """Write ``dst``: ``src`` with Q/DQ in front of every body Conv not in ``exclude``.
 
     ``target="tensorrt"`` (default) places Q/DQ as TensorRT fuses it (see the module doc).
@@ -211,6 +232,7 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, calibration_im
     model = load_onnx(src, "INT8 quantization")
     name_nodes(model.graph)
     anatomy = analyse(model, str(src))
+    trimaps = _calibration_trimaps(model, images, calibration_trimaps)
     excluded = _resolve_exclude(anatomy, exclude)
     quantized = [c for c in anatomy.convs if c not in excluded]
     options = {
@@ -221,7 +243,8 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, calibration_im
     activation_type = ort_quant.QuantType.QInt8 if for_trt else ort_quant.QuantType.QUInt8
     with tempfile.TemporaryDirectory(prefix="trtmatte-int8-") as tmp, _quiet_onnxruntime_logging():
         try:
-            ranges = _calibrate(ort_quant, model, Path(tmp), images, method, percentile, symmetric=for_trt)
+            ranges = _calibrate(ort_quant, model, Path(tmp), images, method, percentile, symmetric=for_trt,
+                                trimaps=trimaps)
             named = _with_shapes(model, Path(tmp))
             quantizer = ort_quant.QDQQuantizer(
                 named, True, False, ort_quant.QuantType.QInt8, activation_type, ranges,

@@ -7,9 +7,9 @@ demand. Optional stacks (onnxruntime, TensorRT, cuda-python, torch) load inside 
 importing this package imports none of them.
 """
 from .ort_session import OrtSession
-from .session import MattingSession, SessionInfo, Timing
+from .session import Batch, MattingSession, SessionInfo, Timing
 
-__all__ = ["MattingSession", "OrtSession", "SessionInfo", "Timing", "TorchSession"]
+__all__ = ["Batch", "MattingSession", "OrtSession", "SessionInfo", "Timing", "TorchSession"]
 
 
 def __getattr__(name: str):

@@ -26,7 +26,8 @@ import numpy as np
 from .._lazy import INSTALL_HINTS
 from ..errors import TrtmatteError
 from ..shapes import check_max_side
-from .session import MattingSession
+from ..trimap import AutoTrimapOptions
+from .session import Batch, MattingSession
 
 BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
 DEVICES = ("cpu", "cuda")
@@ -135,9 +136,13 @@ class Matter:
                  engine: str | os.PathLike | None = None, weights: str | os.PathLike | None = None,
                  variant: str | None = None, device: str | None = None, precision: str = "fp32",
                  max_side: int | None = None, slots: int = 1, graphs: bool = False, random_weights: bool = False,
-                 env: Environment | None = None, log: Callable[[str], None] | None = None):
+                 env: Environment | None = None, log: Callable[[str], None] | None = None,
+                 auto_trimap: AutoTrimapOptions | None = None, trimap_model: str | os.PathLike | None = None):
         """``random_weights``: with no ``weights``, PyTorch may run a randomly initialised ``variant``
-        (for timing only; said in the session's ``weights_note``)."""
+        (for timing only; said in the session's ``weights_note``). ``auto_trimap``: the model takes
+        a trimap and Late Fusion derives it (``trimap_model``: a Late Fusion graph exported with
+        --debug-outputs, an engine of one, or a checkpoint; default the bundled demo checkpoint),
+        so the Matter takes images only (runtime/auto_trimap.py)."""
         if backend not in BACKENDS:
             raise TrtmatteError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
         if device is not None and device not in DEVICES:
@@ -170,6 +175,8 @@ class Matter:
             passed = "; ".join(skipped + errors)
             self.backend = cand.backend
             self.reason = f"{cand.backend} on {cand.device}: {cand.why}" + (f" (passed over: {passed})" if passed else "")
+            if auto_trimap is not None:
+                self.session = self._with_auto_trimap(auto_trimap, trimap_model, device)
             return
         detail = "; ".join(skipped + errors)
         if backend != "auto":
@@ -203,18 +210,41 @@ class Matter:
         return open_torch(weights, variant, cand.device, precision=precision, max_side=max_side, slots=slots,
                           graphs=graphs, log=self.log)
 
+    def _with_auto_trimap(self, options: AutoTrimapOptions, trimap_model, device) -> MattingSession:
+        from .auto_trimap import AutoTrimapSession
+
+        matting = self.session
+        if not matting.needs_trimap:
+            matting.close()
+            raise TrtmatteError(f"--trimap auto feeds a trimap model, but {matting.info.variant} is trimap-free: "
+                                "drop --trimap")
+        try:
+            source = open_trimap_source(trimap_model, device, self.log)
+            session = AutoTrimapSession(source, matting, options)
+        except BaseException:
+            matting.close()
+            raise
+        self.reason += f"; trimap: auto from {source.info.label} ({source.info.variant})"
+        return session
+
     @property
     def info(self):
         return self.session.info
 
-    def __call__(self, images: np.ndarray) -> np.ndarray:
-        return self.session.run(images)
+    @property
+    def needs_trimap(self) -> bool:
+        """Whether each call needs a trimap (a trimap model without --trimap auto)."""
+        return bool(getattr(self.session, "needs_trimap", False))
 
-    def matte(self, image) -> np.ndarray:
-        """Float alpha [H, W] in [0, 1] of one image: a uint8 array, a PIL image or a file path."""
-        return self.session.run(as_rgb(image))[0]
+    def __call__(self, images: np.ndarray, trimap: np.ndarray | None = None) -> np.ndarray:
+        return Batch(images, trimap).call(self.session.run)
 
-    def cutout(self, image, output_type: str = "rgba", background=None) -> np.ndarray:
+    def matte(self, image, trimap=None) -> np.ndarray:
+        """Float alpha [H, W] in [0, 1] of one image: a uint8 array, a PIL image or a file path;
+        ``trimap`` (trimap models) likewise: a file path, a PIL image or a uint8 [H, W] array."""
+        return Batch(as_rgb(image), as_trimap(trimap)).call(self.session.run)[0]
+
+    def cutout(self, image, output_type: str = "rgba", background=None, trimap=None) -> np.ndarray:
         """The uint8 picture of ``output_type`` (rgba cutout, fg colours, composite over
         ``background``: a ``compose.Background``, an (r, g, b) colour or an RGB array; alpha)."""
         from ..compose import Background, render
@@ -223,7 +253,7 @@ class Matter:
         if background is not None and not isinstance(background, Background):
             array = np.asarray(background)
             background = Background(image=array) if array.ndim == 3 else Background(tuple(int(v) for v in array))
-        return render(output_type, rgb, self.session.run(rgb)[0], background)
+        return render(output_type, rgb, Batch(rgb, as_trimap(trimap)).call(self.session.run)[0], background)
 
     def matte_video(self, src: str | os.PathLike, dst: str | os.PathLike, **options):
         """Matte a video frame by frame into ``dst`` (see trtmatte/video.py for the options)."""
@@ -231,14 +261,19 @@ class Matter:
 
         return video.matte_video(self, src, dst, **options)
 
-    def run_files(self, paths: Iterable[str | os.PathLike], workers: int = 2) -> Iterator[Any]:
-        """Pipelined over image files: ItemResult per path, in order (alpha [H, W] in ``value``)."""
+    def run_files(self, paths: Iterable[str | os.PathLike], workers: int = 2,
+                  trimaps: Iterable[str | os.PathLike] | None = None) -> Iterator[Any]:
+        """Pipelined over image files: ItemResult per path, in order (alpha [H, W] in ``value``);
+        ``trimaps``: the trimap file of each path, for trimap models."""
         from ..imageio import read_rgb
+        from ..trimap import read_trimap
         from .pipelined import Pipeline, as_backend
 
-        def prepare(path):
-            return read_rgb(path)[None]
-        for result in Pipeline(as_backend(self.session), prepare, workers).run(paths):
+        def prepare(item):
+            path, trimap = item
+            return Batch(read_rgb(path)[None], None if trimap is None else read_trimap(trimap)[None])
+        items = zip(paths, trimaps) if trimaps is not None else ((p, None) for p in paths)
+        for result in Pipeline(as_backend(self.session), prepare, workers).run(items):
             if result.ok:
                 result.value = result.value[0]
             yield result
@@ -272,6 +307,43 @@ def as_rgb(image) -> np.ndarray:
     if array.ndim != 3 or array.shape[-1] not in (3, 4):
         raise TrtmatteError(f"an image must be [H, W], [H, W, 3] or [H, W, 4], got {list(array.shape)}")
     return np.ascontiguousarray(array[..., :3])
+
+
+def as_trimap(trimap) -> np.ndarray | None:
+    """uint8 [H, W] from a file path, a PIL image or an array; None stays None."""
+    if trimap is None:
+        return None
+    if isinstance(trimap, (str, os.PathLike)):
+        from ..trimap import read_trimap
+
+        return read_trimap(trimap)
+    if hasattr(trimap, "convert") and hasattr(trimap, "mode"):  # a PIL image
+        return np.array(trimap.convert("L"), dtype=np.uint8)
+    return np.asarray(trimap)
+
+
+def open_trimap_source(path, device: str | None = None, log: Callable[[str], None] = lambda m: None) -> MattingSession:
+    """The Late Fusion session ``--trimap auto`` takes F and B from: a graph exported with
+    --debug-outputs (onnxruntime, or TensorRT where auto picks it), an engine of one, a checkpoint
+    (PyTorch), or by default the bundled demo checkpoint (PyTorch: its bundled graph has no F, B)."""
+    from .._lazy import is_installed
+
+    if path is None:
+        from ..checkpoints.bundled import bundled_files, missing_message
+
+        _, weights = bundled_files()
+        if weights is None:
+            raise TrtmatteError(f"--trimap auto: {missing_message()}; give --trimap-model LF.onnx")
+        if not is_installed("torch"):
+            raise TrtmatteError("--trimap auto uses the bundled Late Fusion checkpoint through PyTorch, which is not "
+                                "installed: give --trimap-model LF.onnx (exported with --debug-outputs)")
+        return Matter("torch", weights=weights, device=device, log=log).session
+    suffix = os.fspath(path).lower().rsplit(".", 1)[-1]
+    if suffix == "onnx":
+        return Matter("auto", onnx=path, device=device, log=log).session
+    if suffix in ("plan", "engine", "trt"):
+        return Matter("tensorrt", engine=path, log=log).session
+    return Matter("torch", weights=path, device=device, log=log).session
 
 
 def open_torch(weights, variant, device: str, *, precision="fp32", max_side=None, slots=1, graphs=False,

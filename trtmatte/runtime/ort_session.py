@@ -10,7 +10,7 @@ import numpy as np
 from .._lazy import require
 from ..errors import TrtmatteError
 from ..contract.metadata import stamped_precision
-from ..contract.names import ALPHA, IMAGE, METADATA_PREFIX
+from ..contract.names import ALPHA, IMAGE, METADATA_PREFIX, TRIMAP
 from .session import MattingSession, SessionInfo
 
 
@@ -36,9 +36,11 @@ class OrtSession(MattingSession):
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... types
             raise TrtmatteError(f"onnxruntime cannot load {path}: {str(exc).splitlines()[0]}") from None
         inputs = self.session.get_inputs()
-        if [i.name for i in inputs] != [IMAGE] or inputs[0].type != "tensor(uint8)":
-            raise TrtmatteError(f"{path} is not a trtmatte whole-pipeline graph (expects one uint8 input '{IMAGE}'); "
-                                "export it with `trtmatte export`")
+        self.input_names = [i.name for i in inputs]
+        if self.input_names not in ([IMAGE], [IMAGE, TRIMAP]) or any(i.type != "tensor(uint8)" for i in inputs):
+            raise TrtmatteError(f"{path} is not a trtmatte whole-pipeline graph (expects uint8 input '{IMAGE}', and "
+                                f"'{TRIMAP}' for trimap models); export it with `trtmatte export`")
+        self.needs_trimap = TRIMAP in self.input_names
         # onnxruntime hands out the graph's metadata_props itself: no onnx package needed to run a graph
         custom = self.session.get_modelmeta().custom_metadata_map
         self.metadata = {k[len(METADATA_PREFIX):]: v for k, v in custom.items() if k.startswith(METADATA_PREFIX)}
@@ -49,20 +51,24 @@ class OrtSession(MattingSession):
         self.info = SessionInfo("onnxruntime", stamped_precision(self.metadata), device,
                                 self.metadata.get("variant", "?"), ort.__version__)
 
-    def run_raw(self, images: np.ndarray) -> dict[str, np.ndarray]:
+    def run_raw(self, images: np.ndarray, trimap: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """All graph outputs as the graph produces them (alpha may be uint8 x255)."""
-        images = self.check_images(images)
+        images, trimap = self.check_inputs(images, trimap)
+        feeds = {IMAGE: np.ascontiguousarray(images)}
+        if trimap is not None:
+            feeds[TRIMAP] = trimap
         if self.io_binding is not None:
             binding = self.io_binding
-            binding.bind_cpu_input(IMAGE, np.ascontiguousarray(images))
+            for name, value in feeds.items():
+                binding.bind_cpu_input(name, value)
             for name in self.output_names:
                 binding.bind_output(name, "cpu")
             self.session.run_with_iobinding(binding)
             return dict(zip(self.output_names, binding.copy_outputs_to_cpu()))
-        return dict(zip(self.output_names, self.session.run(None, {IMAGE: images})))
+        return dict(zip(self.output_names, self.session.run(None, feeds)))
 
-    def run(self, images: np.ndarray) -> np.ndarray:
-        alpha = self.run_raw(images)[ALPHA]
+    def run(self, images: np.ndarray, trimap: np.ndarray | None = None) -> np.ndarray:
+        alpha = self.run_raw(images, trimap)[ALPHA]
         if alpha.dtype == np.uint8:
             return alpha.astype(np.float32) / 255.0
         return alpha.astype(np.float32)

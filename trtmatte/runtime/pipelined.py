@@ -8,7 +8,9 @@ submission or collection fails is reported with its error and the others go on.
 
 A backend is anything with ``slots``, ``submit(slot, batch)`` (enqueue, return early) and
 ``collect(slot)`` (wait, return the result): TensorRTSession, TorchSession on CUDA, or
-:class:`SerialBackend` around any session. Tests drive it with fake stages.
+:class:`SerialBackend` around any session. A batch is an images array, or a
+:class:`~.session.Batch` carrying the images and their trimap for a trimap model. Tests drive it
+with fake stages.
 """
 from __future__ import annotations
 
@@ -62,8 +64,10 @@ class SerialBackend:
     def __init__(self, session):
         self.session, self._result = session, None
 
-    def submit(self, slot: int, batch: np.ndarray) -> None:
-        self._result = self.session.run(batch)
+    def submit(self, slot: int, batch) -> None:
+        from .session import Batch
+
+        self._result = Batch.of(batch).call(self.session.run)
 
     def collect(self, slot: int) -> Any:
         result, self._result = self._result, None

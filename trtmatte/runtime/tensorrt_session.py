@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import TrtmatteError
-from ..contract.names import ALPHA, IMAGE as INPUT
+from ..contract.names import ALPHA, IMAGE as INPUT, TRIMAP
 from .buffers import IOPlan, TensorSpec, numpy_dtype, plan_io, shape_fits
-from .session import MattingSession, SessionInfo, Timing
+from .session import Batch, MattingSession, SessionInfo, Timing
 
 
 
@@ -104,9 +104,11 @@ class TensorRTSession(MattingSession):
         self.layer, self.cuda, self.info, self.use_graphs = layer, cuda, info, graphs
         self.profile = {k: {kk: list(vv) for kk, vv in v.items()} for k, v in profile.items()}
         tensors = layer.tensors
-        if [t.name for t in tensors if t.is_input] != [INPUT] or ALPHA not in [t.name for t in tensors]:
-            raise TrtmatteError(f"the engine is not a trtmatte whole-pipeline graph (expects input '{INPUT}', output '{ALPHA}'); "
-                                "build it from `trtmatte export` output")
+        self.input_names = [t.name for t in tensors if t.is_input]
+        if sorted(self.input_names) not in ([INPUT], sorted([INPUT, TRIMAP])) or ALPHA not in [t.name for t in tensors]:
+            raise TrtmatteError(f"the engine is not a trtmatte whole-pipeline graph (expects input '{INPUT}' (and "
+                                f"'{TRIMAP}' for trimap models), output '{ALPHA}'); build it from `trtmatte export` output")
+        self.needs_trimap = TRIMAP in self.input_names
         self.reallocations = 0
         self._closed = False
         self._slots: list[_Slot] = []
@@ -116,7 +118,7 @@ class TensorRTSession(MattingSession):
         self.shared_context = len(contexts) < slots
         # Output shapes at the profile max come from TensorRT itself (set_input_shape, get_tensor_shape).
         self.plan: IOPlan = plan_io(tensors, {k: v["max"] for k, v in self.profile.items()},
-                                    lambda shapes: self._output_shapes(contexts[0], shapes[INPUT]), slots)
+                                    lambda shapes: self._output_shapes(contexts[0], shapes), slots)
         for i in range(slots):
             self._slots.append(self._make_slot(i, contexts[i % len(contexts)], streams[i]))
 
@@ -129,9 +131,14 @@ class TensorRTSession(MattingSession):
         return _Slot(index, context, stream, device, pinned, np.empty(int(np.prod(alpha.max_shape)), np.float32),
                      events, {})
 
-    def _output_shapes(self, context: Any, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
-        if not context.set_input_shape(INPUT, tuple(input_shape)):
-            raise TrtmatteError(f"TensorRT rejected input shape {list(input_shape)} (see the TensorRT error above)")
+    def _input_shapes(self, image_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+        """Every input's shape for an image batch: the trimap is the image's [N, H, W]."""
+        return {name: tuple(image_shape) if name == INPUT else tuple(image_shape[:3]) for name in self.input_names}
+
+    def _output_shapes(self, context: Any, input_shapes: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
+        for name, shape in input_shapes.items():
+            if not context.set_input_shape(name, tuple(shape)):
+                raise TrtmatteError(f"TensorRT rejected {name} shape {list(shape)} (see the TensorRT error above)")
         return {b.name: tuple(context.get_tensor_shape(b.name)) for b in self._output_specs()}
 
     def _output_specs(self):
@@ -166,47 +173,53 @@ class TensorRTSession(MattingSession):
             raise TrtmatteError(f"input {list(shape)} is outside the engine's profile {lo}..{hi}; "
                                 "rebuild with `trtmatte build --min/--max` covering it")
 
-    def submit(self, slot_index: int, images: np.ndarray) -> None:
-        """Enqueue one batch on a slot: staging copy, H2D, execute, D2H. Returns before the GPU is done."""
+    def submit(self, slot_index: int, batch) -> None:
+        """Enqueue one batch (images, or a Batch with its trimap) on a slot: staging copies, H2D,
+        execute, D2H. Returns before the GPU is done."""
         if self._closed:
             raise TrtmatteError("this TensorRT session is closed")
         slot = self._slots[slot_index]
-        images = self.check_images(images)
+        batch = Batch.of(batch)
+        images, trimap = self.check_inputs(batch.images, batch.trimap)
         shape = tuple(images.shape)
         self._check_profile(shape)
         if shape != slot.shape or self.shared_context:
             # A shared context holds the other slot's shape and addresses: set them every time.
-            slot.out_shapes = self._output_shapes(slot.context, shape)
+            slot.out_shapes = self._output_shapes(slot.context, self._input_shapes(shape))
             self._ensure_capacity(slot, slot.out_shapes)
             slot.shape = shape
             for name, buf in slot.device.items():
                 if not slot.context.set_tensor_address(name, buf.ptr):
                     raise TrtmatteError(f"TensorRT rejected the address of tensor {name!r}")
-        np.copyto(slot.pinned[INPUT].view(shape, np.uint8), images)
+        inputs = {INPUT: images} if trimap is None else {INPUT: images, TRIMAP: trimap}
+        for name, value in inputs.items():
+            np.copyto(slot.pinned[name].view(value.shape, np.uint8), value)
+        in_bytes = {name: value.nbytes for name, value in inputs.items()}
         start, _, _, end = slot.events
         if self.use_graphs and not self.shared_context:
             graph = slot.graphs.get(shape)
             if graph is None:
                 # TensorRT must enqueue once after a shape change before its work can be captured.
-                self._enqueue(slot, images.nbytes, timed=False)
+                self._enqueue(slot, in_bytes, timed=False)
                 slot.stream.synchronize()
                 with self.cuda.capture(slot.stream) as captured:
-                    self._enqueue(slot, images.nbytes, timed=False)
+                    self._enqueue(slot, in_bytes, timed=False)
                 graph = slot.graphs[shape] = captured[0]
             start.record(slot.stream)
             graph.launch(slot.stream)
             end.record(slot.stream)
             slot.graphed = True
         else:
-            self._enqueue(slot, images.nbytes, timed=True)
+            self._enqueue(slot, in_bytes, timed=True)
             slot.graphed = False
 
-    def _enqueue(self, slot: _Slot, in_bytes: int, timed: bool) -> None:
+    def _enqueue(self, slot: _Slot, in_bytes: dict[str, int], timed: bool) -> None:
         start, uploaded, computed, downloaded = slot.events
         cuda, stream = self.cuda, slot.stream
         if timed:
             start.record(stream)
-        cuda.copy_h2d(slot.device[INPUT].ptr, slot.pinned[INPUT].ptr, in_bytes, stream)
+        for name, nbytes in in_bytes.items():
+            cuda.copy_h2d(slot.device[name].ptr, slot.pinned[name].ptr, nbytes, stream)
         if timed:
             uploaded.record(stream)
             prev = self._last_compute
@@ -249,16 +262,16 @@ class TensorRTSession(MattingSession):
         return Timing(total, start.elapsed_ms(uploaded) / 1e3, uploaded.elapsed_ms(computed) / 1e3,
                       computed.elapsed_ms(downloaded) / 1e3)
 
-    def run_raw(self, images: np.ndarray) -> dict[str, np.ndarray]:
-        self.submit(0, images)
+    def run_raw(self, images: np.ndarray, trimap: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        self.submit(0, Batch(images, trimap))
         return self.collect_raw(0)
 
-    def run(self, images: np.ndarray) -> np.ndarray:
-        self.submit(0, images)
+    def run(self, images: np.ndarray, trimap: np.ndarray | None = None) -> np.ndarray:
+        self.submit(0, Batch(images, trimap))
         return self.collect(0)
 
-    def run_timed(self, images: np.ndarray) -> tuple[np.ndarray, Timing]:
-        alpha = self.run(images)
+    def run_timed(self, images: np.ndarray, trimap: np.ndarray | None = None) -> tuple[np.ndarray, Timing]:
+        alpha = self.run(images, trimap)
         return alpha, self.timing(0)
 
     def close(self) -> None:

@@ -18,10 +18,10 @@ import numpy as np
 import torch
 
 from ..errors import TrtmatteError
-from ..models.matting_pipeline import MattingPipeline, PipelineOutput
-from ..models.preprocess import resize_nchw, working_size
+from ..models.matting_pipeline import MattingPipeline
 from ..models.registry import Preprocessing
-from .session import MattingSession, SessionInfo, Timing
+from ..contract.names import ALPHA
+from .session import Batch, MattingSession, SessionInfo, Timing
 
 PRECISIONS = ("fp32", "fp16")
 
@@ -41,14 +41,8 @@ class _CapturablePipeline(MattingPipeline):
         self.register_buffer("mean", torch.tensor(preprocessing.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("inv_std", 1.0 / torch.tensor(preprocessing.std).view(1, 3, 1, 1), persistent=False)
 
-    def forward(self, image: torch.Tensor) -> PipelineOutput:
-        x = image.to(torch.float32).permute(0, 3, 1, 2)
-        height, width = x.shape[-2], x.shape[-1]
-        h, w = working_size(height, width, self.pre.size_multiple, self.pre.max_side)
-        x = (resize_nchw(x, h, w) - self.mean) * self.inv_std
-        out = self.network(x)
-        alpha = resize_nchw(out.alpha.float(), height, width).clamp(0.0, 1.0)
-        return PipelineOutput(alpha[:, 0], out.fg[:, 0], out.bg[:, 0], out.beta[:, 0])
+    def _normalize(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) * self.inv_std
 
 
 @dataclass
@@ -68,7 +62,10 @@ class TorchSession(MattingSession):
 
     def __init__(self, network: torch.nn.Module, preprocessing: Preprocessing, variant: str,
                  device: str = "cpu", *, precision: str = "fp32", slots: int = 1, graphs: bool = False,
-                 max_shape: tuple[int, int, int, int] = (1, 800, 800, 3), weights_note: str = ""):
+                 max_shape: tuple[int, int, int, int] = (1, 800, 800, 3), weights_note: str = "",
+                 enforce_trimap: bool = True, pipeline: torch.nn.Module | None = None):
+        """``pipeline``: a ready pipeline module to run instead of MattingPipeline(network, ...)
+        (the Late Fusion -> AdaMatting pipeline; CPU only)."""
         try:
             self.device = torch.device(device)
         except RuntimeError:
@@ -81,7 +78,13 @@ class TorchSession(MattingSession):
             raise TrtmatteError("fp16 on the torch backend needs --device cuda (CPU half convolutions are slow and inexact)")
         self.precision, self.use_graphs, self.reallocations = precision, graphs, 0
         cuda = self.device.type == "cuda"
-        self.pipeline = (_CapturablePipeline if cuda else MattingPipeline)(network, preprocessing).eval().to(self.device)
+        if pipeline is not None and cuda:
+            raise TrtmatteError("a ready pipeline module runs on the CPU only in TorchSession")
+        if pipeline is None:
+            pipeline = (_CapturablePipeline if cuda else MattingPipeline)(network, preprocessing)
+            pipeline.enforce_trimap = enforce_trimap
+        self.pipeline = pipeline.eval().to(self.device)
+        self.needs_trimap = self.pipeline.needs_trimap
         if not cuda:
             # oneDNN's NHWC convolutions: ~20% faster than NCHW for this network on CPU (measured).
             # On the H100, channels_last + cudnn.benchmark measured no faster (FP16 + CUDA graphs:
@@ -93,6 +96,9 @@ class TorchSession(MattingSession):
         self.weights_note = weights_note
         self._slots: list[_CudaSlot] = []
         self.graph_errors: list[str] = []
+        if graphs and self.needs_trimap:  # a captured graph reads one static input buffer, not two
+            self.use_graphs = False
+            self.graph_errors.append("CUDA graphs are not used for trimap models (eager)")
         if cuda:
             n, h, w, c = max_shape
             self._slots = [self._make_slot(n * h * w * c, n * h * w) for _ in range(max(1, slots))]
@@ -117,15 +123,17 @@ class TorchSession(MattingSession):
     def slots(self) -> int:
         return max(1, len(self._slots))
 
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _forward(self, x: torch.Tensor, trimap: torch.Tensor | None = None) -> torch.Tensor:
         with torch.autocast("cuda", dtype=torch.float16, enabled=self.precision == "fp16"):
-            return self.pipeline(x).alpha.float()
+            return self.pipeline(x, trimap).alpha.float()
 
-    def submit(self, slot_index: int, images: np.ndarray) -> None:
-        """CUDA: enqueue one batch on a slot's stream and return before the GPU is done."""
-        images = self.check_images(images)
+    def submit(self, slot_index: int, batch) -> None:
+        """CUDA: enqueue one batch (images, or a Batch with its trimap) on a slot's stream and
+        return before the GPU is done."""
+        batch = Batch.of(batch)
+        images, trimap = self.check_inputs(batch.images, batch.trimap)
         if not self._slots:
-            self._cpu_result = self._run_cpu(images)
+            self._cpu_result = self._run_cpu(images, trimap)
             return
         slot = self._slots[slot_index]
         n, h, w, _ = images.shape
@@ -137,11 +145,12 @@ class TorchSession(MattingSession):
         with torch.cuda.stream(slot.stream), torch.inference_mode():
             start.record(slot.stream)
             x.copy_(slot.pinned_in[: images.size].view(shape), non_blocking=True)
+            t = None if trimap is None else torch.from_numpy(trimap).pin_memory().to(self.device, non_blocking=True)
             uploaded.record(slot.stream)
             alpha = self._graph_replay(slot, x, shape) if self.use_graphs else None
             slot.graphed = alpha is not None
             if alpha is None:
-                alpha = self._forward(x)
+                alpha = self._forward(x, t)
             computed.record(slot.stream)
             slot.out_shape = tuple(alpha.shape)
             slot.pinned_out[: alpha.numel()].view(alpha.shape).copy_(alpha, non_blocking=True)
@@ -183,21 +192,35 @@ class TorchSession(MattingSession):
                       uploaded.elapsed_time(computed) / 1e3, computed.elapsed_time(downloaded) / 1e3)
 
     # ------------------------------------------------------------------ the session interface
-    @torch.inference_mode()
-    def _run_cpu(self, images: np.ndarray) -> np.ndarray:
-        if not images.flags.writeable:  # torch warns on read-only arrays (e.g. scikit-image data)
-            images = images.copy()
-        x = torch.as_tensor(images, device=self.device)
-        return self.pipeline(x).alpha.float().cpu().numpy()
+    def _tensors(self, images: np.ndarray, trimap: np.ndarray | None):
+        # torch warns on read-only arrays (e.g. scikit-image data): copy those
+        x = torch.as_tensor(images if images.flags.writeable else images.copy(), device=self.device)
+        t = None if trimap is None else torch.as_tensor(trimap if trimap.flags.writeable else trimap.copy(),
+                                                          device=self.device)
+        return x, t
 
-    def run(self, images: np.ndarray) -> np.ndarray:
-        self.submit(0, images)
+    @torch.inference_mode()
+    def _run_cpu(self, images: np.ndarray, trimap: np.ndarray | None = None) -> np.ndarray:
+        return self.pipeline(*self._tensors(images, trimap)).alpha.float().cpu().numpy()
+
+    @torch.inference_mode()
+    def run_raw(self, images: np.ndarray, trimap: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Every output of the pipeline, as an exported graph with debug outputs would give them:
+        float alpha [N, H, W], the other outputs (trimap values) and the debug maps (working size)."""
+        images, trimap = self.check_inputs(images, trimap)
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.precision == "fp16"):
+            out = self.pipeline(*self._tensors(images, trimap))
+        return {ALPHA: out.alpha.float().cpu().numpy(),
+                **{k: v.float().cpu().numpy() for k, v in {**out.outputs, **out.debug}.items()}}
+
+    def run(self, images: np.ndarray, trimap: np.ndarray | None = None) -> np.ndarray:
+        self.submit(0, Batch(images, trimap))
         return self.collect(0)
 
-    def run_timed(self, images: np.ndarray) -> tuple[np.ndarray, Timing]:
+    def run_timed(self, images: np.ndarray, trimap: np.ndarray | None = None) -> tuple[np.ndarray, Timing]:
         if not self._slots:
-            return super().run_timed(images)
-        alpha = self.run(images)
+            return super().run_timed(images, trimap)
+        alpha = self.run(images, trimap)
         return alpha, self.timing(0)
 
     def close(self) -> None:

@@ -1,4 +1,5 @@
-"""Training per the Late Fusion paper: losses, the three stages, data, and the loop.
+"""Training per the papers: Late Fusion's losses and three stages, AdaMatting's multi-task stage
+(chosen by the variant's family: ``recipes``), data, and the loop.
 
 Library only (the CLI is ``trtmatte train``, :mod:`trtmatte.cli.train_cmd`). Importing this package
 imports torch but nothing optional; matplotlib is imported when the loss curve is drawn.

@@ -7,7 +7,7 @@ from pathlib import Path
 from .._lazy import require
 from ..fileio import atomic_output
 
-COLOURS = {"segmentation": "tab:blue", "fusion": "tab:orange", "joint": "tab:green"}
+COLOURS = {"segmentation": "tab:blue", "fusion": "tab:orange", "joint": "tab:green", "multitask": "tab:purple"}
 
 
 def plot_loss_curve(history: list[dict], path: str | Path, title: str = "") -> Path | None:
@@ -20,16 +20,16 @@ def plot_loss_curve(history: list[dict], path: str | Path, title: str = "") -> P
 
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
     try:
-        for stage, colour in COLOURS.items():
+        for stage in dict.fromkeys(r["stage"] for r in history):
             rows = [r for r in history if r["stage"] == stage]
-            if not rows:
-                continue
+            colour = COLOURS.get(stage, "tab:red")
             steps = [r["step"] for r in rows]
             ax.plot(steps, [r["loss"] for r in rows], color=colour, alpha=0.35, linewidth=0.8)
             ax.plot(steps, _smooth([r["loss"] for r in rows]), color=colour, linewidth=1.8, label=f"{stage} (smoothed)")
         ax.set_xlabel("step")
-        ax.set_ylabel("loss (stage's own: L_F+L_B, L_u, L_J)")
-        ax.set_yscale("log")
+        ax.set_ylabel("loss (stage's own: L_F+L_B, L_u, L_J; AdaMatting's weighted multi-task loss)")
+        # learned task weights add log(sigma) terms, which can take the total below 0
+        ax.set_yscale("log" if all(r["loss"] > 0 for r in history) else "linear")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
         if title:

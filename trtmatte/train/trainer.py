@@ -30,6 +30,7 @@ from ..models.preprocess import normalize
 from ..models.registry import create_model, get_config
 from . import stages
 from .dataset import IndexStream, worker_threads
+from .recipes import Recipe, loss_parameters, recipe_for
 
 CHECKPOINT_DIR = "checkpoints"
 KEEP_CHECKPOINTS = 3
@@ -38,7 +39,8 @@ KEEP_CHECKPOINTS = 3
 @dataclass
 class TrainOptions:
     variant: str = "late_fusion_lite"
-    steps: tuple[int, int, int] = (1500, 400, 700)  # per stage; the paper's 15/4/7 epochs in ratio
+    # per stage; None: the family's default (Late Fusion: 1500 400 700, the paper's 15/4/7 epochs in ratio)
+    steps: tuple[int, ...] | None = None
     minutes: float | None = None  # wall-clock budget, shared by the stages in the paper's ratio
     batch: int = 8
     base_lr: float = stages.BASE_LR
@@ -52,11 +54,27 @@ class TrainOptions:
     imagenet: str | None = None  # torchvision DenseNet .pth for the encoder
     channels_last: bool | None = None  # default: on CUDA
     cudnn_benchmark: bool = True
+    task_weights: str = "learned"  # AdaMatting: learned uncertainty weights, or the paper's fixed sigmas
+
+    @property
+    def recipe(self) -> Recipe:
+        return recipe_for(get_config(self.variant).family)
+
+    @property
+    def stage_steps(self) -> tuple[int, ...]:
+        return tuple(self.steps) if self.steps is not None else self.recipe.default_steps
 
     def check(self) -> None:
-        if len(self.steps) != len(stages.STAGES) or any(s < 0 for s in self.steps) or not any(self.steps):
-            raise TrtmatteError(f"--steps needs {len(stages.STAGES)} counts >= 0 (segmentation fusion joint), "
-                                f"not all 0; got {list(self.steps)}")
+        recipe = self.recipe  # an unknown variant is named first
+        steps = self.stage_steps
+        if len(steps) != len(recipe.stages) or any(s < 0 for s in steps) or not any(steps):
+            counts = f"{len(recipe.stages)} counts" if len(recipe.stages) > 1 else "one count"
+            raise TrtmatteError(f"--steps needs {counts} >= 0 ({' '.join(recipe.stages)}) for {self.variant}, "
+                                f"not all 0; got {list(steps)}")
+        if self.imagenet and recipe.family != "late_fusion":
+            raise TrtmatteError(f"--imagenet initialises Late Fusion's DenseNet encoder; {self.variant} has none")
+        if self.task_weights not in ("learned", "fixed"):
+            raise TrtmatteError(f"--task-weights must be learned or fixed, got {self.task_weights!r}")
         if self.batch < 1:
             raise TrtmatteError(f"--batch must be at least 1, got {self.batch}")
         if self.minutes is not None and not self.minutes > 0:
@@ -69,7 +87,6 @@ class TrainOptions:
             raise TrtmatteError(f"--workers must be >= 0, got {self.workers}")
         if self.amp not in ("auto", "bf16", "fp16", "off"):
             raise TrtmatteError(f"--amp must be auto, bf16, fp16 or off, got {self.amp!r}")
-        get_config(self.variant)
 
 
 @dataclass
@@ -107,14 +124,15 @@ def amp_dtype(options: TrainOptions, device: torch.device) -> torch.dtype | None
 
 def stage_budgets(options: TrainOptions, state: TrainState) -> list[float]:
     """Seconds each stage may still run: what is left of the budget, shared by the stages still to
-    run in the paper's 15/4/7 ratio (a stage that finishes early leaves its time to the next)."""
+    run in the paper's ratio (Late Fusion: 15/4/7; a stage that finishes early leaves its time to the next)."""
+    recipe = options.recipe
     if options.minutes is None:
-        return [math.inf] * len(stages.STAGES)
+        return [math.inf] * len(recipe.stages)
     left = options.minutes * 60 - sum(state.seconds)
-    todo = [i for i, n in enumerate(options.steps) if n and i >= state.stage_index]
-    weights = {i: stages.PAPER_EPOCHS[stages.STAGES[i]] for i in todo}
+    todo = [i for i, n in enumerate(options.stage_steps) if n and i >= state.stage_index]
+    weights = {i: recipe.paper_epochs[recipe.stages[i]] for i in todo}
     total = sum(weights.values()) or 1
-    return [max(0.0, left) * weights.get(i, 0) / total for i in range(len(stages.STAGES))]
+    return [max(0.0, left) * weights.get(i, 0) / total for i in range(len(recipe.stages))]
 
 
 def _checkpoint_paths(ckpt: Path) -> tuple[Path, Path]:
@@ -148,10 +166,13 @@ class Trainer:
         self.amp = amp_dtype(options, self.device)
         self.channels_last = self.device.type == "cuda" if options.channels_last is None else options.channels_last
         self.preprocessing = get_config(options.variant).preprocessing
-        self.state = TrainState()
+        self.recipe, self.steps = options.recipe, options.stage_steps
+        n = len(self.recipe.stages)
+        self.state = TrainState(seconds=[0.0] * n, steps_done=[0] * n)
         self._optimizer_state: dict | None = None
         torch.manual_seed(options.seed)
         self.model = create_model(options.variant)
+        self.loss_module = self.recipe.loss_module(options.task_weights)  # trainable loss parameters, or None
         if options.imagenet:
             from ..checkpoints.torchvision import load_imagenet_encoder
 
@@ -161,6 +182,8 @@ class Trainer:
     def _to_device(self) -> None:
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         self.model.to(self.device, memory_format=fmt)
+        if self.loss_module is not None:
+            self.loss_module.to(self.device)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = self.options.cudnn_benchmark
             torch.backends.cuda.matmul.allow_tf32 = True
@@ -182,6 +205,8 @@ class Trainer:
             raise TrtmatteError(f"cannot read training state {state_path} ({type(exc).__name__}): "
                                 "resume from another checkpoint") from None
         self.model.load_state_dict(model.state_dict())
+        if self.loss_module is not None and saved.get("loss") is not None:
+            self.loss_module.load_state_dict(saved["loss"])
         self._optimizer_state = saved.get("optimizer")
         self._to_device()
         return ckpt
@@ -196,6 +221,7 @@ class Trainer:
         save_checkpoint(self.model, path, self.options.variant, provenance=self._provenance(final=False))
         with atomic_output(path.with_name(path.name.replace(".safetensors", ".state.pt"))) as tmp:
             torch.save({"state": asdict(s), "optimizer": optimizer.state_dict(),
+                        "loss": None if self.loss_module is None else self.loss_module.state_dict(),
                         "options": json.loads(json.dumps(asdict(self.options)))}, tmp)
         for old in sorted(directory.glob("step_*.safetensors"))[:-KEEP_CHECKPOINTS]:
             old.unlink(missing_ok=True)
@@ -205,7 +231,7 @@ class Trainer:
     def _provenance(self, final: bool) -> dict:
         s = self.state
         done = {name: {"steps": s.steps_done[i], "seconds": round(s.seconds[i], 1)}
-                for i, name in enumerate(stages.STAGES)}
+                for i, name in enumerate(self.recipe.stages)}
         return {
             "weights": ("trained by `trtmatte train`" if final else "training checkpoint of `trtmatte train`")
                        + f" ({self.options.variant}, {s.global_step} steps of batch {self.options.batch})",
@@ -244,36 +270,36 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         batches = iter(self._loader())
         optimizer = None
-        for index, name in enumerate(stages.STAGES):
+        for index, name in enumerate(self.recipe.stages):
             if index < s.stage_index:
                 continue
             if index > s.stage_index:
                 s.stage_index, s.stage_step = index, 0
             budget = stage_budgets(o, s)[index]
-            if o.steps[index] == 0:
+            if self.steps[index] == 0:
                 continue
             optimizer = self._run_stage(index, name, budget, batches)
         # every stage done (or out of time): mark the run finished, so a resume does nothing
-        s.stage_index, s.stage_step = len(stages.STAGES), 0
+        s.stage_index, s.stage_step = len(self.recipe.stages), 0
         return self._finish(optimizer)
 
     def _run_stage(self, index: int, name: str, budget: float, batches) -> torch.optim.Optimizer:
         o, s = self.options, self.state
-        params = stages.configure(self.model, name)
-        base, peak = stages.stage_lrs(name, o.base_lr)
+        params = self.recipe.configure(self.model, name) + loss_parameters(self.loss_module)
+        base, peak = self.recipe.stage_lrs(name, o.base_lr)
         optimizer = torch.optim.Adam(params, lr=base)
         if self._optimizer_state is not None:  # resumed inside this stage
             optimizer.load_state_dict(self._optimizer_state)
             self._optimizer_state = None
         scaler = torch.amp.GradScaler("cuda") if self.amp == torch.float16 else None
-        bar = self._bar(name, o.steps[index], s.stage_step)
+        bar = self._bar(name, self.steps[index], s.stage_step)
         start = time.perf_counter()
         seconds_before = s.seconds[index]
         running: dict[str, float] = {}
         samples = stepped = 0
         last_log = start
         try:
-            while s.stage_step < o.steps[index]:
+            while s.stage_step < self.steps[index]:
                 # Out of time: stop, but only after one step, so every stage with steps takes part
                 # even when an earlier one overran the budget (a step is well under a second on a GPU).
                 if time.perf_counter() - start >= budget and stepped:
@@ -283,7 +309,8 @@ class Trainer:
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 with torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
-                    loss = stages.stage_loss(self.model, name, image, alpha)
+                    loss = self.recipe.stage_loss(self.model, name, image, alpha, self.loss_module, s.global_step,
+                                                  o.seed)
                 optimizer.zero_grad(set_to_none=True)
                 if not torch.isfinite(loss.total.detach()):  # one sync a step; a NaN step would ruin Adam's state
                     s.skipped += 1
@@ -361,7 +388,7 @@ class Trainer:
             "amp": str(self.amp).replace("torch.", "") if self.amp else "off",
             "stages": {name: {"steps": s.steps_done[i], "seconds": round(s.seconds[i], 1),
                               "last": next((r for r in reversed(s.history) if r["stage"] == name), None)}
-                       for i, name in enumerate(stages.STAGES)},
+                       for i, name in enumerate(self.recipe.stages)},
             "global_step": s.global_step,
             "skipped_nonfinite": s.skipped,
             "outputs": {"model": model_path.name, "model_fp16": fp16_path.name,
