@@ -13,8 +13,8 @@ from PIL import Image
 
 from trtmatte import metrics as M
 from trtmatte.errors import TrtmatteError
-from trtmatte.evaluation import (DEFAULT_BAND, Sample, check_sizes, evaluate_dataset, format_table, pair_dataset,
-                                 read_alpha, read_trimap, score)
+from trtmatte.evaluation import (DEFAULT_BAND, Sample, check_sizes, evaluate_dataset, format_table, iter_evaluate,
+                                 pair_dataset, read_alpha, read_trimap, score)
 
 pytest.importorskip("cv2", reason="the Grad metric needs OpenCV")
 pytest.importorskip("scipy", reason="the Conn metric needs SciPy")
@@ -276,3 +276,54 @@ def test_backend_faults_are_one_line_errors(tmp_path):
         evaluate_dataset(lambda image: np.zeros((1, 8, 8), np.float32), samples, progress=False)
     with pytest.raises(TrtmatteError, match="non-negative"):
         evaluate_dataset(RedChannel(), samples, band=-1, progress=False)
+
+
+class RedTrimap(RedChannel):
+    """A trimap model stand-in (``needs_trimap``): red / 255 with the trimap's known regions
+    imposed, as AdaMatting's graph does; it keeps the trimaps it was given."""
+
+    needs_trimap = True
+
+    class info(RedChannel.info):  # noqa: N801
+        variant = "red_trimap_test"
+
+    def __init__(self):
+        super().__init__()
+        self.trimaps = []
+
+    def __call__(self, image: np.ndarray, trimap: np.ndarray | None = None) -> np.ndarray:
+        assert trimap is not None and trimap.dtype == np.uint8 and trimap.shape == image.shape[:2]
+        self.trimaps.append(trimap.copy())
+        red = super().__call__(image)[0]
+        return np.where(trimap > 170, 1.0, np.where(trimap < 85, 0.0, red)).astype(np.float32)[None]
+
+
+def test_trimap_models_are_fed_each_samples_trimap(tmp_path):
+    dirs = write_dataset(tmp_path, trimaps=True)
+    other = TRIMAP.copy()
+    other[8:, :] = 128  # b's trimap differs from a's: each image must get its own
+    Image.fromarray(other).save(dirs["trimaps"] / "b.png")
+    samples = pair_dataset(dirs["images"], dirs["alphas"], dirs["trimaps"])
+    model = RedTrimap()
+    report = evaluate_dataset(model, samples, progress=False)
+    assert len(model.trimaps) == 2
+    assert np.array_equal(model.trimaps[0], TRIMAP) and np.array_equal(model.trimaps[1], other)
+    assert report["settings"]["model_trimaps"] == "dataset"
+    for row, red, trimap in zip(report["images"], (PRED8, GT8), (TRIMAP, other)):
+        pred = np.where(trimap > 170, 1.0, np.where(trimap < 85, 0.0, red / 255.0))
+        assert row["full"]["sad"] == pytest.approx(M.sad(pred, GT8 / 255.0))
+        assert row["region"]["sad"] == pytest.approx(M.sad(pred, GT8 / 255.0, trimap == 128))
+    # a trimap-free model is not given the trimaps, which only define the region
+    assert evaluate_dataset(RedChannel(), samples, progress=False)["settings"]["model_trimaps"] is None
+
+
+def test_trimap_model_without_trimaps_fails_before_any_inference(tmp_path):
+    dirs = write_dataset(tmp_path)
+    samples = pair_dataset(dirs["images"], dirs["alphas"])
+    model = RedTrimap()
+    with pytest.raises(TrtmatteError, match=r"^model red_trimap_test needs trimaps: give --trimaps DIR .* or "
+                                            r"--trimap auto \(derived by Late Fusion\)$"):
+        evaluate_dataset(model, samples, progress=False)
+    with pytest.raises(TrtmatteError, match="needs trimaps"):
+        next(iter_evaluate(model, samples))
+    assert model.calls == 0

@@ -12,10 +12,17 @@ there are trimaps, else the ground truth's transition (0 < alpha < 1) dilated by
 and over the full image. The mean is the plain mean over images (as papers report), MSE over the
 images whose region is not empty.
 
-Everything is checked before the first inference: a name without its counterpart, an unreadable
-header, a size mismatch or a trimap with values other than 0/128/255 is a one-line
-:class:`~trtmatte.errors.TrtmatteError`. Then the images are streamed: one image, its alpha and
-trimap in memory at a time.
+A trimap-based model (AdaMatting: ``matter.needs_trimap``) is fed each image's trimap from the
+dataset, the same array that defines the scored region; without dataset trimaps it needs a Matter
+that derives them (``Matter(..., auto_trimap=...)``, `trtmatte eval --trimap auto`). Dataset
+trimaps are read strictly (only 0, 128 and 255), since ``== 128`` is the scored region; `trtmatte
+matte` reads trimap files by thresholds instead (trtmatte/trimap.py), because there they only
+steer the model.
+
+Before the first inference, a name without its counterpart, an unreadable header, a size mismatch
+or a trimap model without trimaps is a one-line :class:`~trtmatte.errors.TrtmatteError`. Then the
+images are streamed: one image, its alpha and trimap in memory at a time; a trimap with values
+other than 0/128/255 is a one-line error when it is read.
 
     from trtmatte import Matter
     from trtmatte.evaluation import pair_dataset, evaluate_dataset
@@ -303,6 +310,19 @@ def check_dataset(samples: Sequence[Sample], band: int | None = None, max_pixels
     return band
 
 
+def check_model_trimaps(matter: Any, samples: Sequence[Sample]) -> bool:
+    """Whether ``matter`` is fed the samples' trimaps (a trimap-based model); a trimap model and a
+    dataset without trimaps is one error naming the two ways out. Call it after opening the model."""
+    if not getattr(matter, "needs_trimap", False):
+        return False
+    if any(sample.trimap is None for sample in samples):
+        info = getattr(matter, "info", None)
+        name = getattr(info, "variant", None) or type(matter).__name__
+        raise TrtmatteError(f"model {name} needs trimaps: give --trimaps DIR (0/128/255, named like the images) "
+                            "or --trimap auto (derived by Late Fusion)")
+    return True
+
+
 def describe_backend(matter: Any) -> dict:
     """What produced the predictions, for labelling: the session's info, the reason it was chosen."""
     info = getattr(matter, "info", None)
@@ -347,13 +367,17 @@ def _as_8bit(alpha: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(alpha, 0.0, 1.0) * 255.0) / 255.0
 
 
-def iter_evaluate(matter: Callable[[np.ndarray], np.ndarray], samples: Iterable[Sample], band: int | None = DEFAULT_BAND,
+def iter_evaluate(matter: Callable[..., np.ndarray], samples: Iterable[Sample], band: int | None = DEFAULT_BAND,
                   max_pixels: int | None = DEFAULT_MAX_PIXELS, quantize: bool = True) -> Iterator[dict]:
     """One row per sample, in order: ``{"name", "image", "alpha", "trimap", "width", "height",
     "region_pixels", "seconds", "region": {metric: value}, "full": {...}}``. ``matter`` maps uint8
-    [H, W, 3] to alpha [1, H, W] (a :class:`trtmatte.Matter`); ``quantize`` scores the alpha as
+    [H, W, 3] to alpha [1, H, W] (a :class:`trtmatte.Matter`); a trimap-based one (``needs_trimap``)
+    is called ``matter(image, trimap)`` with the sample's trimap. ``quantize`` scores the alpha as
     `trtmatte matte` writes it (8 bits, as DIM's evaluation reads predictions) instead of the raw floats."""
+    feed_trimap = bool(getattr(matter, "needs_trimap", False))
     for sample in samples:
+        if feed_trimap and sample.trimap is None:
+            check_model_trimaps(matter, [sample])  # raises: the model cannot run without it
         image = read_rgb(sample.image, max_pixels=max_pixels)
         gt = read_alpha(sample.alpha, max_pixels)
         trimap = read_trimap(sample.trimap, max_pixels) if sample.trimap is not None else None
@@ -363,7 +387,7 @@ def iter_evaluate(matter: Callable[[np.ndarray], np.ndarray], samples: Iterable[
                 raise TrtmatteError(f"{what} {path} is {array.shape[1]}x{array.shape[0]} but image {sample.image} is "
                                     f"{width}x{height} (sizes are width x height; they must match)")
         start = time.perf_counter()
-        alpha = np.asarray(matter(image))
+        alpha = np.asarray(matter(image, trimap) if feed_trimap else matter(image))
         seconds = time.perf_counter() - start
         if alpha.ndim == 3:
             alpha = alpha[0]
@@ -410,6 +434,7 @@ def evaluate_dataset(matter: Any, samples: Sequence[Sample], band: int | None = 
     samples = list(samples)
     band = check_dataset(samples, band, max_pixels, progress) if check else _resolve_band(samples, band)
     has_trimaps = band is None
+    fed = check_model_trimaps(matter, samples)  # before the first inference
 
     started = time.perf_counter()
     rows = []
@@ -434,6 +459,9 @@ def evaluate_dataset(matter: Any, samples: Sequence[Sample], band: int | None = 
             "region_definition": ("trimap == 128 (unknown)" if has_trimaps
                                   else f"0 < gt < 1 dilated by {band} px (square {2 * band + 1}x{2 * band + 1})"),
             "band_px": None if has_trimaps else int(band),
+            # what a trimap-based model was given: the dataset's trimaps, or None (trimap-free, or
+            # trimaps derived inside the Matter: see backend.variant)
+            "model_trimaps": "dataset" if fed else None,
             "prediction": "8-bit, as `trtmatte matte` saves it" if quantize else "float, as the backend returns it",
             "max_pixels": max_pixels,
         },

@@ -57,7 +57,7 @@ int exif_orientation(const std::uint8_t* data, std::size_t size) {
     return 1;
 }
 
-void apply_orientation(std::vector<std::uint8_t>& rgb, int& width, int& height, int orientation) {
+void apply_orientation(std::vector<std::uint8_t>& rgb, int& width, int& height, int orientation, int channels) {
     if (orientation <= 1 || orientation > 8) return;
     const int w = width, h = height;
     const bool swap = orientation >= 5;
@@ -75,8 +75,8 @@ void apply_orientation(std::vector<std::uint8_t>& rgb, int& width, int& height, 
                 case 7: sr = h - 1 - c; sc = w - 1 - r; break;        // transversed
                 case 8: sr = c; sc = w - 1 - r; break;                // shown rotated 90 counter-clockwise
             }
-            std::memcpy(&out[(static_cast<std::size_t>(r) * out_w + c) * 3],
-                        &rgb[(static_cast<std::size_t>(sr) * w + sc) * 3], 3);
+            std::memcpy(&out[(static_cast<std::size_t>(r) * out_w + c) * channels],
+                        &rgb[(static_cast<std::size_t>(sr) * w + sc) * channels], channels);
         }
     }
     rgb = std::move(out);

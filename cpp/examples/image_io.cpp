@@ -17,38 +17,76 @@
 
 namespace trtmatte::examples {
 
-Image decode_image(const std::uint8_t* data, std::size_t size, const std::string& name, long long max_pixels) {
-    if (size == 0) throw Error(Errc::InvalidArgument, "cannot read image " + name + ": it is empty");
-    if (size > static_cast<std::size_t>(INT32_MAX)) throw Error(Errc::InvalidArgument, "image " + name + " is over 2 GB");
-    int width = 0, height = 0, channels = 0;
-    if (!stbi_info_from_memory(data, static_cast<int>(size), &width, &height, &channels)) {
-        throw Error(Errc::InvalidArgument, "cannot read image " + name + ": " + stbi_failure_reason() +
+namespace {
+
+// `channels` bytes per pixel (3: RGB, 1: grey), upright; `what` ("image", "trimap") and `name`
+// label the errors.
+std::vector<std::uint8_t> decode(const std::uint8_t* data, std::size_t size, const std::string& what,
+                                 const std::string& name, long long max_pixels, int channels, int& width, int& height) {
+    if (size == 0) throw Error(Errc::InvalidArgument, "cannot read " + what + " " + name + ": it is empty");
+    if (size > static_cast<std::size_t>(INT32_MAX)) throw Error(Errc::InvalidArgument, what + " " + name + " is over 2 GB");
+    int stored = 0;
+    if (!stbi_info_from_memory(data, static_cast<int>(size), &width, &height, &stored)) {
+        throw Error(Errc::InvalidArgument, "cannot read " + what + " " + name + ": " + stbi_failure_reason() +
                                                " (is it a complete PNG/JPEG/BMP/...?)");
     }
     const long long pixels = static_cast<long long>(width) * height;
     if (max_pixels > 0 && pixels > max_pixels) {
-        throw Error(Errc::InvalidArgument, "image " + name + " is " + std::to_string(width) + "x" + std::to_string(height) +
-                                               " = " + std::to_string((pixels + 500'000) / 1'000'000) +
+        throw Error(Errc::InvalidArgument, what + " " + name + " is " + std::to_string(width) + "x" +
+                                               std::to_string(height) + " = " +
+                                               std::to_string((pixels + 500'000) / 1'000'000) +
                                                " megapixels, over the limit of " + std::to_string(max_pixels / 1'000'000) +
                                                " (raise it with --max-pixels, or downscale the image)");
     }
+    // stb turns colour into grey by luminance and 16-bit samples into 8-bit ones itself.
     std::unique_ptr<stbi_uc, void (*)(void*)> decoded(
-        stbi_load_from_memory(data, static_cast<int>(size), &width, &height, &channels, 3), stbi_image_free);
+        stbi_load_from_memory(data, static_cast<int>(size), &width, &height, &stored, channels), stbi_image_free);
     if (!decoded) {
-        throw Error(Errc::InvalidArgument, "cannot read image " + name + ": " + stbi_failure_reason() +
+        throw Error(Errc::InvalidArgument, "cannot read " + what + " " + name + ": " + stbi_failure_reason() +
                                                " (is it a complete PNG/JPEG/BMP/...?)");
     }
-    Image image{width, height, std::vector<std::uint8_t>(decoded.get(), decoded.get() + std::size_t(width) * height * 3)};
-    apply_orientation(image.rgb, image.width, image.height, exif_orientation(data, size));
+    std::vector<std::uint8_t> out(decoded.get(), decoded.get() + std::size_t(width) * height * channels);
+    apply_orientation(out, width, height, exif_orientation(data, size), channels);
+    return out;
+}
+
+std::vector<std::uint8_t> read_bytes(const std::string& path, const std::string& what) {
+    std::error_code ignored;
+    if (!std::filesystem::is_regular_file(path, ignored)) throw Error(Errc::NotFound, what + " " + path + " not found");
+    std::ifstream in(path, std::ios::binary);
+    return std::vector<std::uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+}  // namespace
+
+Image decode_image(const std::uint8_t* data, std::size_t size, const std::string& name, long long max_pixels) {
+    Image image;
+    image.rgb = decode(data, size, "image", name, max_pixels, 3, image.width, image.height);
     return image;
 }
 
 Image read_image(const std::string& path, long long max_pixels) {
-    std::error_code ignored;
-    if (!std::filesystem::is_regular_file(path, ignored)) throw Error(Errc::NotFound, "image " + path + " not found");
-    std::ifstream in(path, std::ios::binary);
-    std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto bytes = read_bytes(path, "image");
     return decode_image(bytes.data(), bytes.size(), path, max_pixels);
+}
+
+Trimap decode_trimap(const std::uint8_t* data, std::size_t size, const std::string& name, long long max_pixels) {
+    Trimap trimap;
+    trimap.values = decode(data, size, "trimap", name, max_pixels, 1, trimap.width, trimap.height);
+    return trimap;
+}
+
+Trimap read_trimap(const std::string& path, long long max_pixels) {
+    const auto bytes = read_bytes(path, "trimap");
+    return decode_trimap(bytes.data(), bytes.size(), path, max_pixels);
+}
+
+void check_trimap_size(const Trimap& trimap, const Image& image, const std::string& trimap_name) {
+    if (trimap.width == image.width && trimap.height == image.height) return;
+    throw Error(Errc::InvalidArgument, "the trimap " + trimap_name + " is " + std::to_string(trimap.width) + "x" +
+                                           std::to_string(trimap.height) + " but the image is " +
+                                           std::to_string(image.width) + "x" + std::to_string(image.height) +
+                                           ": give the trimap made for this image, at its size");
 }
 
 std::vector<std::uint8_t> encode_png_grey(const std::uint8_t* pixels, int width, int height) {

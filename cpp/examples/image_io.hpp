@@ -22,6 +22,21 @@ struct Image {
 Image decode_image(const std::uint8_t* data, std::size_t size, const std::string& name, long long max_pixels);
 Image read_image(const std::string& path, long long max_pixels);
 
+// A trimap file (trimap models): one byte per pixel, read as grey (colour files by their
+// luminance, 16-bit scaled to 8, transparency dropped), upright as the photos are. Values are kept
+// as stored: the graph reads them (0 background, 128 unknown, 255 foreground; below 85 / above 170
+// count as 0 / 255), as `trtmatte matte --trimap` does.
+struct Trimap {
+    int width = 0, height = 0;
+    std::vector<std::uint8_t> values;  // height rows of width bytes
+};
+
+Trimap decode_trimap(const std::uint8_t* data, std::size_t size, const std::string& name, long long max_pixels);
+Trimap read_trimap(const std::string& path, long long max_pixels);
+
+// The one-line error for a trimap whose size is not its image's (Python's wording).
+void check_trimap_size(const Trimap& trimap, const Image& image, const std::string& trimap_name);
+
 std::vector<std::uint8_t> encode_png_grey(const std::uint8_t* pixels, int width, int height);
 
 // Writes a temporary file beside `path` and renames it over `path`: never a half-written output.

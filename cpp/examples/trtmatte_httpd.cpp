@@ -4,9 +4,12 @@
 //   curl --data-binary @photo.jpg http://127.0.0.1:8080/matte -o alpha.png
 //
 // POST /matte   body: a PNG/JPEG/BMP/... image -> 200 image/png (8-bit grey alpha, same size)
-//               400 not an image, 413 too many bytes or pixels, 422 outside the engine's profile,
-//               503 every matting slot stayed busy for --queue-timeout seconds
-// GET  /health  200 application/json: model, requests served, mattes in flight
+//               or multipart/form-data with a part "image" and, for trimap models, a part "trimap"
+//                 curl -F image=@photo.jpg -F trimap=@trimap.png http://127.0.0.1:8080/matte -o alpha.png
+//               400 not an image, a trimap missing (trimap model) or given (trimap-free model), a
+//               trimap of another size; 413 too many bytes or pixels; 422 outside the engine's
+//               profile; 503 every matting slot stayed busy for --queue-timeout seconds
+// GET  /health  200 application/json: model, whether it needs a trimap, requests served, mattes in flight
 // Errors are JSON {"error": "<one line>"}. SIGINT/SIGTERM stop the server cleanly.
 //
 // Concurrency is bounded twice: --workers HTTP threads (connections served at once) and
@@ -27,6 +30,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <pthread.h>
 #include <string>
 #include <thread>
@@ -105,6 +109,25 @@ void fail(httplib::Response& res, int status, const std::string& message) {
     res.set_content(nlohmann::json{{"error", message}}.dump(), "application/json");
 }
 
+// A part of a multipart/form-data request, if present. cpp-httplib moved form parts from
+// Request::has_file/get_file_value to Request::form in later releases: use whichever this one has.
+template <typename Request>
+auto part_of(const Request& req, const std::string& name, int)
+    -> decltype(req.form.get_file(name).content, std::optional<std::string>()) {
+    if (!req.form.has_file(name)) return std::nullopt;
+    return req.form.get_file(name).content;
+}
+
+template <typename Request>
+std::optional<std::string> part_of(const Request& req, const std::string& name, long) {
+    if (!req.has_file(name)) return std::nullopt;
+    return req.get_file_value(name).content;
+}
+
+std::optional<std::string> form_part(const httplib::Request& req, const std::string& name) {
+    return part_of(req, name, 0);
+}
+
 int status_for(const trtmatte::Error& err) {
     switch (err.code()) {
         case trtmatte::Errc::InvalidArgument: return 422;  // e.g. outside the engine's profile
@@ -133,6 +156,7 @@ int main(int argc, char** argv) {
         return 1;
     }
     const bool tensorrt = matter->info().backend == "tensorrt";
+    const bool needs_trimap = matter->info().needs_trimap;
     const int inflight_limit = args.max_inflight > 0 ? args.max_inflight
                                : tensorrt            ? args.options.contexts
                                                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -149,6 +173,7 @@ int main(int argc, char** argv) {
     server.Get("/health", [&](const httplib::Request&, httplib::Response& res) {
         res.set_content(nlohmann::json{{"status", "ok"},
                                        {"model", matter->describe()},
+                                       {"needs_trimap", needs_trimap},
                                        {"served", served.load()},
                                        {"inflight", inflight.load()},
                                        {"max_inflight", inflight_limit}}
@@ -157,10 +182,34 @@ int main(int argc, char** argv) {
     });
 
     server.Post("/matte", [&](const httplib::Request& req, httplib::Response& res) {
+        // The image is the body, or the "image" part of a form; a trimap is only ever a form part.
+        const bool form = req.is_multipart_form_data();
+        const std::optional<std::string> image_part = form ? form_part(req, "image") : std::nullopt;
+        const std::optional<std::string> trimap_part = form ? form_part(req, "trimap") : std::nullopt;
+        if (form && !image_part) {
+            return fail(res, 400, "the form has no part named 'image' (send -F image=@photo.jpg" +
+                                      std::string(needs_trimap ? " -F trimap=@trimap.png)" : ")"));
+        }
+        if (needs_trimap && !trimap_part) {
+            return fail(res, 400, matter->info().variant + " needs a trimap: send multipart/form-data with parts "
+                                  "'image' and 'trimap' (curl -F image=@photo.jpg -F trimap=@trimap.png)");
+        }
+        if (!needs_trimap && trimap_part) {
+            return fail(res, 400, matter->info().variant + " is trimap-free: drop the 'trimap' part");
+        }
         trtmatte::examples::Image image;
+        trtmatte::examples::Trimap trimap;
         try {
-            image = trtmatte::examples::decode_image(reinterpret_cast<const std::uint8_t*>(req.body.data()),
-                                                     req.body.size(), "in the request body", args.max_pixels);
+            const std::string& data = form ? *image_part : req.body;
+            image = trtmatte::examples::decode_image(reinterpret_cast<const std::uint8_t*>(data.data()), data.size(),
+                                                     form ? "in the 'image' part" : "in the request body",
+                                                     args.max_pixels);
+            if (needs_trimap) {
+                const std::string& part = *trimap_part;
+                trimap = trtmatte::examples::decode_trimap(reinterpret_cast<const std::uint8_t*>(part.data()),
+                                                           part.size(), "in the 'trimap' part", args.max_pixels);
+                trtmatte::examples::check_trimap_size(trimap, image, "in the 'trimap' part");
+            }
         } catch (const trtmatte::Error& err) {
             const bool too_large = std::string(err.what()).find("megapixels") != std::string::npos;
             return fail(res, too_large ? 413 : 400, err.what());
@@ -173,8 +222,13 @@ int main(int argc, char** argv) {
         ++inflight;
         std::vector<std::uint8_t> alpha(static_cast<std::size_t>(image.width) * image.height);
         try {
-            matter->matte(image.rgb.data(), image.height, image.width, static_cast<std::size_t>(image.width) * 3,
-                          alpha.data());
+            if (needs_trimap) {
+                matter->matte(image.rgb.data(), image.height, image.width, static_cast<std::size_t>(image.width) * 3,
+                              trimap.values.data(), static_cast<std::size_t>(trimap.width), alpha.data());
+            } else {
+                matter->matte(image.rgb.data(), image.height, image.width, static_cast<std::size_t>(image.width) * 3,
+                              alpha.data());
+            }
         } catch (const trtmatte::Error& err) {
             --inflight;
             slots.release();

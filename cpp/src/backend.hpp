@@ -13,14 +13,22 @@ namespace trtmatte {
 class Backend {
 public:
     virtual ~Backend() = default;
-    // count images [height, width, 3], rows row_stride bytes apart -> count * height * width alpha bytes.
+    // count images [height, width, 3], rows row_stride bytes apart (and, exactly when
+    // info().needs_trimap, their trimaps [height, width], rows trimap_stride bytes apart)
+    // -> count * height * width alpha bytes.
     virtual void run(const std::uint8_t* rgb, int count, int height, int width, std::size_t row_stride,
-                     std::uint8_t* alpha) = 0;
+                     const std::uint8_t* trimap, std::size_t trimap_stride, std::uint8_t* alpha) = 0;
     const Info& info() const noexcept { return info_; }
 
 protected:
     Info info_;
 };
+
+// A graph's recorded inputs (metadata "inputs": "image" or "image,trimap"; empty if unrecorded)
+// must be the ones the graph or engine has; otherwise the metadata describes another graph.
+// Throws Incompatible naming `what` (the file) and `fix`.
+void check_recorded_inputs(const std::string& recorded, bool has_trimap, const std::string& what,
+                           const std::string& fix);
 
 std::unique_ptr<Backend> open_onnxruntime(const std::string& path, const Options& options);
 // Defined in tensorrt_backend.cpp, or in tensorrt_disabled.cpp when built without TensorRT headers.

@@ -117,6 +117,28 @@ trtmatte_status trtmatte_matte_batch(trtmatte_matter* matter, const uint8_t* rgb
     return guarded([&] { matter->matter.matte_batch(rgb, count, height, width, row_stride, alpha); });
 }
 
+trtmatte_status trtmatte_matte_trimap(trtmatte_matter* matter, const uint8_t* rgb, int height, int width,
+                                      size_t row_stride, const uint8_t* trimap, size_t trimap_stride, uint8_t* alpha) {
+    if (matter == nullptr) return fail(TRTMATTE_ERROR_INVALID_ARGUMENT, "trtmatte_matte_trimap: matter is NULL");
+    // A NULL trimap here is a caller's slip, not a request for the trimap-free call.
+    if (trimap == nullptr) return fail(TRTMATTE_ERROR_INVALID_ARGUMENT, "trtmatte_matte_trimap: trimap is NULL");
+    return guarded([&] { matter->matter.matte(rgb, height, width, row_stride, trimap, trimap_stride, alpha); });
+}
+
+trtmatte_status trtmatte_matte_batch_trimap(trtmatte_matter* matter, const uint8_t* rgb, int count, int height,
+                                            int width, size_t row_stride, const uint8_t* trimap, size_t trimap_stride,
+                                            uint8_t* alpha) {
+    if (matter == nullptr) return fail(TRTMATTE_ERROR_INVALID_ARGUMENT, "trtmatte_matte_batch_trimap: matter is NULL");
+    if (trimap == nullptr) return fail(TRTMATTE_ERROR_INVALID_ARGUMENT, "trtmatte_matte_batch_trimap: trimap is NULL");
+    return guarded([&] {
+        matter->matter.matte_batch(rgb, count, height, width, row_stride, trimap, trimap_stride, alpha);
+    });
+}
+
+int trtmatte_needs_trimap(const trtmatte_matter* matter) {
+    return matter == nullptr ? -1 : (matter->matter.info().needs_trimap ? 1 : 0);
+}
+
 const char* trtmatte_describe(const trtmatte_matter* matter) {
     return matter != nullptr ? matter->description.c_str() : nullptr;
 }

@@ -2,6 +2,7 @@
 
 #include "backend.hpp"
 #include "buffers.hpp"
+#include "contract.hpp"
 
 #include <cctype>
 #include <filesystem>
@@ -30,6 +31,39 @@ BackendKind backend_for(const std::string& path, BackendKind requested) {
     }
     throw Error(Errc::Unsupported, path + " is neither an exported ONNX graph (NAME.onnx, from `trtmatte export`) nor "
                                           "a TensorRT plan with its sidecar (from `trtmatte build`)");
+}
+
+// The model, as Python's sessions name it in trimap errors ("the adamatting_lite model").
+std::string model_name(const Info& info) { return "the " + info.variant + " model"; }
+
+// Whether a trimap was given where the model needs one, and not where it takes none: one line each,
+// worded as trtmatte/trimap.py's check_trimap and refuse_trimap, naming the call to use.
+void check_trimap(const Info& info, const std::uint8_t* trimap, std::size_t trimap_stride, int count, int height,
+                  int width) {
+    if (info.needs_trimap && trimap == nullptr) {
+        throw Error(Errc::InvalidArgument, model_name(info) + " needs a trimap (uint8 [H, W]: 0 background, 128 "
+                                                              "unknown, 255 foreground); give one (C++: matte(rgb, "
+                                                              "height, width, row_stride, trimap, trimap_stride, "
+                                                              "alpha); C: trtmatte_matte_trimap)");
+    }
+    if (!info.needs_trimap && trimap != nullptr) {
+        throw Error(Errc::InvalidArgument, model_name(info) + " takes no trimap (it is trimap-free): drop the trimap "
+                                                              "(C++: matte without one; C: trtmatte_matte)");
+    }
+    if (trimap == nullptr) return;
+    if (trimap_stride < static_cast<std::size_t>(width)) {
+        throw Error(Errc::InvalidArgument, "trimap_stride " + std::to_string(trimap_stride) +
+                                               " is smaller than a row of " + std::to_string(width) +
+                                               " trimap pixels (one byte each)");
+    }
+    std::size_t rows = 0, bytes = 0;
+    if (__builtin_mul_overflow(static_cast<std::size_t>(count), static_cast<std::size_t>(height), &rows) ||
+        __builtin_mul_overflow(rows, trimap_stride, &bytes) ||
+        bytes > static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max())) {
+        throw Error(Errc::InvalidArgument, "a trimap batch of " + std::to_string(count) + " x " +
+                                               std::to_string(height) + " rows of " + std::to_string(trimap_stride) +
+                                               " bytes is too large");
+    }
 }
 
 void check_args(const std::uint8_t* rgb, int count, int height, int width, std::size_t row_stride,
@@ -87,14 +121,35 @@ Matter::Matter(Matter&&) noexcept = default;
 Matter& Matter::operator=(Matter&&) noexcept = default;
 
 void Matter::matte(const std::uint8_t* rgb, int height, int width, std::size_t row_stride, std::uint8_t* alpha) {
-    matte_batch(rgb, 1, height, width, row_stride, alpha);
+    matte_batch(rgb, 1, height, width, row_stride, nullptr, 0, alpha);
 }
 
 void Matter::matte_batch(const std::uint8_t* rgb, int count, int height, int width, std::size_t row_stride,
                          std::uint8_t* alpha) {
+    matte_batch(rgb, count, height, width, row_stride, nullptr, 0, alpha);
+}
+
+void Matter::matte(const std::uint8_t* rgb, int height, int width, std::size_t row_stride, const std::uint8_t* trimap,
+                   std::size_t trimap_stride, std::uint8_t* alpha) {
+    matte_batch(rgb, 1, height, width, row_stride, trimap, trimap_stride, alpha);
+}
+
+void Matter::matte_batch(const std::uint8_t* rgb, int count, int height, int width, std::size_t row_stride,
+                         const std::uint8_t* trimap, std::size_t trimap_stride, std::uint8_t* alpha) {
     if (!backend_) throw Error(Errc::InvalidArgument, "this Matter was moved from");
     check_args(rgb, count, height, width, row_stride, alpha);
-    backend_->run(rgb, count, height, width, row_stride, alpha);
+    check_trimap(backend_->info(), trimap, trimap_stride, count, height, width);
+    backend_->run(rgb, count, height, width, row_stride, trimap, trimap_stride, alpha);
+}
+
+void check_recorded_inputs(const std::string& recorded, bool has_trimap, const std::string& what,
+                           const std::string& fix) {
+    if (recorded.empty()) return;  // graphs exported before the key existed
+    const std::string actual = has_trimap ? std::string(contract::kImage) + "," + contract::kTrimap : contract::kImage;
+    if (recorded != actual) {
+        throw Error(Errc::Incompatible, what + " records inputs '" + recorded + "' but has '" + actual +
+                                            "': its metadata describes another graph; " + fix);
+    }
 }
 
 const Info& Matter::info() const noexcept {
@@ -105,6 +160,8 @@ const Info& Matter::info() const noexcept {
 std::string Matter::describe() const {
     const Info& i = info();
     std::string text = i.backend + " " + i.version + " on " + i.device + ", " + i.precision + ", variant " + i.variant;
+    if (i.needs_trimap) text += ", takes a trimap";
+    if (!i.trimap_source.empty()) text += ", trimap derived in the graph";
     if (i.backend == "tensorrt") {
         text += ", profile " + format_shape({i.min_shape[0], i.min_shape[1], i.min_shape[2], 3}) + ".." +
                 format_shape({i.max_shape[0], i.max_shape[1], i.max_shape[2], 3});

@@ -110,37 +110,50 @@ public:
         } catch (const Ort::Exception& exc) {
             throw Error(Errc::Unsupported, "onnxruntime cannot load " + path + ": " + first_line(exc.what()));
         }
+        path_ = path;
         check_contract(path);
         read_metadata();
     }
 
     void run(const std::uint8_t* rgb, int count, int height, int width, std::size_t row_stride,
-             std::uint8_t* alpha) override {
+             const std::uint8_t* trimap, std::size_t trimap_stride, std::uint8_t* alpha) override {
         const std::size_t pixels = static_cast<std::size_t>(count) * height * width;
+        const std::size_t rows = static_cast<std::size_t>(count) * height;
         const std::size_t row_bytes = static_cast<std::size_t>(width) * 3;
-        std::vector<std::uint8_t> packed;  // only for strided rows: ONNX Runtime takes dense tensors
+        // Only for strided rows: ONNX Runtime takes dense tensors.
+        std::vector<std::uint8_t> packed, packed_trimap;
         const std::uint8_t* image = rgb;
         if (row_stride != row_bytes) {
             packed.resize(pixels * 3);
-            pack_rows(rgb, static_cast<std::size_t>(count) * height, row_bytes, row_stride, packed.data());
+            pack_rows(rgb, rows, row_bytes, row_stride, packed.data());
             image = packed.data();
+        }
+        if (trimap != nullptr && trimap_stride != static_cast<std::size_t>(width)) {
+            packed_trimap.resize(pixels);
+            pack_rows(trimap, rows, static_cast<std::size_t>(width), trimap_stride, packed_trimap.data());
+            trimap = packed_trimap.data();
         }
         const std::int64_t in_shape[4] = {count, height, width, 3};
         const std::int64_t out_shape[3] = {count, height, width};
         auto memory = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
-        const char* in_name = contract::kImage;
+        const char* in_names[2] = {contract::kImage, contract::kTrimap};
         const char* out_name = contract::kAlpha;
         try {
-            // ONNX Runtime only reads the input: the const_cast is its C API's signature, not a write.
-            Ort::Value input = Ort::Value::CreateTensor<std::uint8_t>(memory, const_cast<std::uint8_t*>(image),
-                                                                      pixels * 3, in_shape, 4);
+            // ONNX Runtime only reads the inputs: the const_casts are its C API's signature, not writes.
+            std::vector<Ort::Value> inputs;
+            inputs.push_back(Ort::Value::CreateTensor<std::uint8_t>(memory, const_cast<std::uint8_t*>(image),
+                                                                    pixels * 3, in_shape, 4));
+            if (trimap != nullptr) {  // Matter passes one exactly when the graph has the input
+                inputs.push_back(Ort::Value::CreateTensor<std::uint8_t>(memory, const_cast<std::uint8_t*>(trimap),
+                                                                        pixels, out_shape, 3));
+            }
             if (alpha_dtype_ == DType::UInt8) {
                 // Bound to the caller's buffer: ONNX Runtime writes alpha straight into it.
                 Ort::Value output = Ort::Value::CreateTensor<std::uint8_t>(memory, alpha, pixels, out_shape, 3);
-                session_->Run(Ort::RunOptions{nullptr}, &in_name, &input, 1, &out_name, &output, 1);
+                session_->Run(Ort::RunOptions{nullptr}, in_names, inputs.data(), inputs.size(), &out_name, &output, 1);
                 return;
             }
-            auto outputs = session_->Run(Ort::RunOptions{nullptr}, &in_name, &input, 1, &out_name, 1);
+            auto outputs = session_->Run(Ort::RunOptions{nullptr}, in_names, inputs.data(), inputs.size(), &out_name, 1);
             const auto shape = outputs[0].GetTensorTypeAndShapeInfo().GetShape();
             if (shape != std::vector<std::int64_t>(out_shape, out_shape + 3)) {
                 throw Error(Errc::Runtime, "the graph returned alpha of shape " + format_shape(shape) + " for an input " +
@@ -156,20 +169,27 @@ public:
     }
 
 private:
+    // Inputs as Python's OrtSession accepts them: uint8 'image' [N, H, W, 3], then for trimap
+    // models uint8 'trimap' [N, H, W].
     void check_contract(const std::string& path) {
         Ort::AllocatorWithDefaultOptions allocator;
-        bool ok = session_->GetInputCount() == 1 &&
-                  std::string(session_->GetInputNameAllocated(0, allocator).get()) == contract::kImage;
-        if (ok) {
+        const std::size_t count = session_->GetInputCount();
+        bool ok = count == 1 || count == 2;
+        for (std::size_t i = 0; ok && i < count; ++i) {
+            const std::string name = session_->GetInputNameAllocated(i, allocator).get();
             // The shape info is a view into the TypeInfo: keep that alive while reading it.
-            const Ort::TypeInfo type = session_->GetInputTypeInfo(0);
+            const Ort::TypeInfo type = session_->GetInputTypeInfo(i);
             auto info = type.GetTensorTypeAndShapeInfo();
-            ok = info.GetElementType() == ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8 && info.GetDimensionsCount() == 4;
+            ok = name == (i == 0 ? contract::kImage : contract::kTrimap) &&
+                 info.GetElementType() == ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8 &&
+                 info.GetDimensionsCount() == (i == 0 ? 4u : 3u);
         }
         if (!ok) {
-            throw Error(Errc::Unsupported, path + " is not a trtmatte whole-pipeline graph (expects one uint8 input '" +
-                                               contract::kImage + "'); export it with `trtmatte export`");
+            throw Error(Errc::Unsupported, path + " is not a trtmatte whole-pipeline graph (expects uint8 input '" +
+                                               contract::kImage + "', and '" + contract::kTrimap +
+                                               "' for trimap models); export it with `trtmatte export`");
         }
+        info_.needs_trimap = count == 2;
         for (std::size_t i = 0; i < session_->GetOutputCount(); ++i) {
             if (std::string(session_->GetOutputNameAllocated(i, allocator).get()) != contract::kAlpha) continue;
             const Ort::TypeInfo type = session_->GetOutputTypeInfo(i);
@@ -200,11 +220,16 @@ private:
         info_.device = "CPU";
         info_.precision = lookup(contract::kPrecision, "fp32");
         info_.variant = lookup(contract::kVariant, "?");
+        info_.family = lookup(contract::kFamily, "?");
+        info_.trimap_source = lookup(contract::kTrimapSource, "");
+        check_recorded_inputs(lookup(contract::kInputs, ""), info_.needs_trimap, path_,
+                              "export it again with `trtmatte export`");
         info_.min_shape = {1, 1, 1};
         info_.max_shape = {INT_MAX, INT_MAX, INT_MAX};
     }
 
     const OrtRuntime& runtime_;
+    std::string path_;
     std::unique_ptr<Ort::Session> session_;
     DType alpha_dtype_ = DType::UInt8;
 };

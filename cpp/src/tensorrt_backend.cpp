@@ -3,9 +3,11 @@
 //
 // Everything a call needs is allocated once, when the plan is opened (buffers.hpp sizes it for
 // the profile's max shapes): per execution context a stream, device buffers for every I/O tensor,
-// pinned host buffers for the image and alpha, and (Options::cuda_graphs) one CUDA graph per input
-// shape. A call: pack the rows into pinned memory, async H2D, enqueueV3, async D2H of alpha, one
-// stream synchronisation, alpha converted into the caller's buffer.
+// pinned host buffers for the image (and the trimap, for trimap models) and alpha, and
+// (Options::cuda_graphs) one CUDA graph per input shape. A call: pack the rows into pinned memory,
+// async H2D, enqueueV3, async D2H of alpha, one stream synchronisation, alpha converted into the
+// caller's buffer. A trimap model's `trimap` input follows the image's N, H and W (its profile is
+// the image's, as `trtmatte build` makes it; checked when the plan is opened).
 //
 // Concurrency: each execution context serves one call at a time. TensorRT requires contexts used
 // concurrently to have distinct optimization profiles, so a plan with P profiles gives at most P
@@ -81,7 +83,7 @@ struct Slot {
     Shape lo, hi;  // the image shapes this context's profile accepts
     cuda::Stream stream;
     std::map<std::string, cuda::Buffer> device;
-    cuda::Buffer image_host, alpha_host;  // pinned
+    cuda::Buffer image_host, trimap_host, alpha_host;  // pinned (trimap_host: trimap models only)
     std::map<Shape, std::unique_ptr<cuda::Graph>> graphs;
     Shape shape;                             // the input shape the context is set up for
     std::map<std::string, Shape> out_shapes;  // at that shape
@@ -99,7 +101,7 @@ public:
     }
 
     void run(const std::uint8_t* rgb, int count, int height, int width, std::size_t row_stride,
-             std::uint8_t* alpha) override {
+             const std::uint8_t* trimap, std::size_t trimap_stride, std::uint8_t* alpha) override {
         const Shape shape{count, height, width, 3};
         check_profile(shape);
         Lease lease(*this, shape);
@@ -110,11 +112,21 @@ public:
         pack_rows(rgb, static_cast<std::size_t>(count) * height, static_cast<std::size_t>(width) * 3, row_stride,
                   static_cast<std::uint8_t*>(slot.image_host.get()));
         const std::size_t alpha_count = static_cast<std::size_t>(count) * height * width;
+        if (trimap != nullptr) {  // Matter passes one exactly when the engine has the input
+            pack_rows(trimap, static_cast<std::size_t>(count) * height, static_cast<std::size_t>(width), trimap_stride,
+                      static_cast<std::uint8_t*>(slot.trimap_host.get()));
+        }
         const std::size_t alpha_bytes = alpha_count * dtype_size(alpha_dtype_);
         auto enqueue = [&] {
             cuda::check(cudaMemcpyAsync(slot.device.at(contract::kImage).get(), slot.image_host.get(), in_bytes,
                                         cudaMemcpyHostToDevice, slot.stream.get()),
                         "cudaMemcpyAsync (image to device)");
+            if (info_.needs_trimap) {
+                // A captured graph replays this copy from the same pinned buffer: each call refills it above.
+                cuda::check(cudaMemcpyAsync(slot.device.at(contract::kTrimap).get(), slot.trimap_host.get(),
+                                            alpha_count, cudaMemcpyHostToDevice, slot.stream.get()),
+                            "cudaMemcpyAsync (trimap to device)");
+            }
             if (!slot.context->enqueueV3(slot.stream.get())) {
                 throw Error(Errc::Runtime, "TensorRT execution failed: " + logger_.last_error());
             }
@@ -214,8 +226,15 @@ private:
         info_.version = library_->version();
         info_.device = gpu->name;
         info_.precision = meta.precision;
-        auto variant = meta.onnx_metadata.find(contract::kVariant);
-        info_.variant = variant != meta.onnx_metadata.end() ? variant->second : "?";
+        auto recorded = [&](const char* key, const char* fallback) {
+            auto found = meta.onnx_metadata.find(key);
+            return found != meta.onnx_metadata.end() ? found->second : std::string(fallback);
+        };
+        info_.variant = recorded(contract::kVariant, "?");
+        info_.family = recorded(contract::kFamily, "?");
+        info_.trimap_source = recorded(contract::kTrimapSource, "");
+        check_recorded_inputs(recorded(contract::kInputs, ""), info_.needs_trimap, "the sidecar of " + plan_path_,
+                              rebuild_hint(meta, plan_path_));
         const Slot& first = *slots_.front();
         info_.min_shape = {first.lo[0], first.lo[1], first.lo[2]};
         info_.max_shape = {first.hi[0], first.hi[1], first.hi[2]};
@@ -228,18 +247,23 @@ private:
             tensors_.push_back({name, is_input, to_dtype(engine_->getTensorDataType(name), name),
                                 to_shape(engine_->getTensorShape(name))});
         }
-        std::vector<std::string> inputs;
+        std::set<std::string> inputs;
         const TensorSpec* alpha = nullptr;
+        bool uint8_inputs = true;
         for (const auto& t : tensors_) {
-            if (t.is_input) inputs.push_back(t.name);
+            if (t.is_input) inputs.insert(t.name);
+            if (t.is_input) uint8_inputs = uint8_inputs && t.dtype == DType::UInt8;
             if (!t.is_input && t.name == contract::kAlpha) alpha = &t;
         }
-        if (inputs != std::vector<std::string>{contract::kImage} || alpha == nullptr || alpha->shape.size() != 3) {
+        const std::set<std::string> plain{contract::kImage}, with_trimap{contract::kImage, contract::kTrimap};
+        if ((inputs != plain && inputs != with_trimap) || !uint8_inputs || alpha == nullptr || alpha->shape.size() != 3) {
             throw Error(Errc::Unsupported, "the engine " + plan_path_ +
-                                               " is not a trtmatte whole-pipeline graph (expects input '" +
-                                               contract::kImage + "', output '" + contract::kAlpha +
+                                               " is not a trtmatte whole-pipeline graph (expects uint8 input '" +
+                                               contract::kImage + "', and '" + contract::kTrimap +
+                                               "' for trimap models, output '" + contract::kAlpha +
                                                "'); build it from `trtmatte export` output");
         }
+        info_.needs_trimap = inputs == with_trimap;
         alpha_dtype_ = alpha->dtype;
         if (alpha_dtype_ != DType::UInt8 && alpha_dtype_ != DType::Float16 && alpha_dtype_ != DType::Float32) {
             throw Error(Errc::Unsupported, std::string("the engine's alpha is ") + dtype_name(alpha_dtype_) +
@@ -250,6 +274,11 @@ private:
     std::map<std::string, Shape> output_shapes(nvinfer1::IExecutionContext& context, const Shape& input) {
         if (!context.setInputShape(contract::kImage, to_dims(input))) {
             throw Error(Errc::InvalidArgument, "TensorRT rejected input shape " + format_shape(input) + ": " +
+                                                   logger_.last_error());
+        }
+        const Shape trimap{input[0], input[1], input[2]};
+        if (info_.needs_trimap && !context.setInputShape(contract::kTrimap, to_dims(trimap))) {
+            throw Error(Errc::InvalidArgument, "TensorRT rejected trimap shape " + format_shape(trimap) + ": " +
                                                    logger_.last_error());
         }
         std::map<std::string, Shape> shapes;
@@ -273,12 +302,29 @@ private:
         slot->stream.synchronize();
         slot->lo = to_shape(engine_->getProfileShape(contract::kImage, profile, nvinfer1::OptProfileSelector::kMIN));
         slot->hi = to_shape(engine_->getProfileShape(contract::kImage, profile, nvinfer1::OptProfileSelector::kMAX));
-        const IOPlan plan = plan_io(tensors_, {{contract::kImage, slot->hi}},
+        std::map<std::string, Shape> profile_max{{contract::kImage, slot->hi}};
+        if (info_.needs_trimap) {
+            const Shape lo{slot->lo[0], slot->lo[1], slot->lo[2]}, hi{slot->hi[0], slot->hi[1], slot->hi[2]};
+            const Shape trimap_lo = to_shape(engine_->getProfileShape(contract::kTrimap, profile,
+                                                                      nvinfer1::OptProfileSelector::kMIN));
+            const Shape trimap_hi = to_shape(engine_->getProfileShape(contract::kTrimap, profile,
+                                                                      nvinfer1::OptProfileSelector::kMAX));
+            // Every image shape the profile accepts must have its trimap accepted too.
+            if (trimap_lo != lo || trimap_hi != hi) {
+                throw Error(Errc::Incompatible, "the engine " + plan_path_ + "'s trimap profile " +
+                                                    format_shape(trimap_lo) + ".." + format_shape(trimap_hi) +
+                                                    " is not its image's N, H, W " + format_shape(lo) + ".." +
+                                                    format_shape(hi) + "; rebuild it with `trtmatte build`");
+            }
+            profile_max[contract::kTrimap] = hi;
+        }
+        const IOPlan plan = plan_io(tensors_, profile_max,
                                     [&](const std::map<std::string, Shape>& inputs) {
                                         return output_shapes(*slot->context, inputs.at(contract::kImage));
                                     });
         for (const auto& buffer : plan.buffers) slot->device.emplace(buffer.name, cuda::Buffer::device(buffer.nbytes()));
         slot->image_host = cuda::Buffer::pinned(plan[contract::kImage].nbytes());
+        if (info_.needs_trimap) slot->trimap_host = cuda::Buffer::pinned(plan[contract::kTrimap].nbytes());
         slot->alpha_host = cuda::Buffer::pinned(plan[contract::kAlpha].nbytes());
         return slot;
     }

@@ -121,3 +121,71 @@ def test_bench_bad_input_one_line(argv, match, capsys):
     assert code in (1, 2)
     import re
     assert re.search(match, err), err
+
+
+class TrimapSession(MattingSession):
+    """A trimap model's session (``needs_trimap``): alpha is the trimap / 255; it keeps every trimap it is fed."""
+
+    info = SessionInfo("onnxruntime", "fp32", "cpu", "adamatting_lite", "1.24")
+    needs_trimap = True
+
+    def __init__(self):
+        self.trimaps = []
+
+    def run(self, images, trimap=None):
+        images, trimap = self.check_inputs(images, trimap)
+        self.trimaps.append(trimap)
+        return trimap.astype(np.float32) / 255.0
+
+
+def test_trimap_models_get_a_plausible_trimap_per_frame():
+    session = TrimapSession()
+    result = run_bench(session, BenchConfig(height=64, width=96, batch=2, runs=3, warmup=1, pipeline_images=2))
+    assert result["runs"] == 3 and result["pipelined"]["images"] == 4
+    assert len(session.trimaps) >= 1 + 3 + 2  # warm-up, timed runs, pipelined (and its warm-up)
+    for trimap in session.trimaps:
+        assert trimap.shape == (2, 64, 96) and trimap.dtype == np.uint8
+        assert set(np.unique(trimap)) == {0, 128, 255}  # all three classes, nothing else
+        # an object in the middle on a background, with an unknown band between them
+        assert trimap[0, 32, 48] == 255 and trimap[0, 0, 0] == trimap[0, -1, -1] == 0
+        assert 0.05 < (trimap == 128).mean() < 0.5
+    assert any("synthetic ellipse trimap" in note for note in result["notes"])
+
+
+@pytest.fixture(scope="module")
+def trimap_graph(tmp_path_factory):
+    """The smallest graph with the trimap models' contract: uint8 'image' and 'trimap' in, float32
+    'alpha' = trimap / 255 out (family adamatting)."""
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper
+
+    from trtmatte.contract.names import ALPHA, FAMILY, IMAGE, METADATA_PREFIX, TRIMAP, VARIANT
+
+    nodes = [helper.make_node("Constant", [], ["scale"], value=helper.make_tensor("s", TensorProto.FLOAT, [], [255.0])),
+             helper.make_node("Cast", [TRIMAP], ["t"], to=TensorProto.FLOAT),
+             helper.make_node("Div", ["t", "scale"], ["a"]),
+             # alpha must depend on the image too, or onnxruntime would not need it
+             helper.make_node("ReduceMax", [IMAGE], ["m"], axes=[3], keepdims=0),
+             helper.make_node("Cast", ["m"], ["mf"], to=TensorProto.FLOAT),
+             helper.make_node("Mul", ["mf", "scale"], ["big"]),
+             helper.make_node("Min", ["a", "big"], [ALPHA])]
+    graph = helper.make_graph(nodes, "trimap_alpha",
+                              [helper.make_tensor_value_info(IMAGE, TensorProto.UINT8, ["N", "H", "W", 3]),
+                               helper.make_tensor_value_info(TRIMAP, TensorProto.UINT8, ["N", "H", "W"])],
+                              [helper.make_tensor_value_info(ALPHA, TensorProto.FLOAT, ["N", "H", "W"])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    helper.set_model_props(model, {METADATA_PREFIX + VARIANT: "trimap_test", METADATA_PREFIX + FAMILY: "adamatting"})
+    path = tmp_path_factory.mktemp("trimap_graph") / "trimap.onnx"
+    onnx.save(model, path)
+    return path
+
+
+def test_bench_cli_runs_a_trimap_graph(trimap_graph, tmp_path, capsys):
+    out_json = tmp_path / "bench.json"
+    assert main(["bench", "--backend", "onnxruntime", "--onnx", str(trimap_graph), "--size", "48x64", "--batch", "2",
+                 "--runs", "2", "--warmup", "1", "--pipeline", "2", "--json", str(out_json)]) == 0
+    assert "synthetic ellipse trimap" in capsys.readouterr().out
+    result = validate(json.loads(out_json.read_text()))
+    assert result["session"]["variant"] == "trimap_test" and result["runs"] == 2
+    assert result["input"] == {"height": 48, "width": 64, "batch": 2} and result["pipelined"]["images"] == 4

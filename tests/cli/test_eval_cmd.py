@@ -52,6 +52,51 @@ def red_graph(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def red_trimap_graph(tmp_path_factory) -> Path:
+    """A trimap model by the contract (uint8 'image' and 'trimap' in, float32 'alpha' out, family
+    adamatting): alpha = red / 255 where the trimap is unknown, and the trimap's known regions
+    imposed as AdaMatting's export does (above 170: 1, below 85: 0). Exact, so each test knows the
+    prediction, and it depends on the trimap, so a test sees which trimap the model was fed."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from trtmatte.contract.names import ALPHA, FAMILY, IMAGE, INPUTS, METADATA_PREFIX, TRIMAP, VARIANT
+
+    def const(name, dtype, value):
+        return helper.make_node("Constant", [], [name], value=helper.make_tensor(name + "_v", dtype, [], [value]))
+
+    nodes = [
+        const("channel", TensorProto.INT64, 0), const("scale", TensorProto.FLOAT, 255.0),
+        const("low", TensorProto.FLOAT, 85.0), const("high", TensorProto.FLOAT, 170.0),
+        const("zero", TensorProto.FLOAT, 0.0), const("one", TensorProto.FLOAT, 1.0),
+        helper.make_node("Gather", [IMAGE, "channel"], ["red"], axis=3),
+        helper.make_node("Cast", ["red"], ["red_f"], to=TensorProto.FLOAT),
+        helper.make_node("Div", ["red_f", "scale"], ["network"]),
+        helper.make_node("Cast", [TRIMAP], ["trimap_f"], to=TensorProto.FLOAT),
+        helper.make_node("Greater", ["trimap_f", "high"], ["is_fg"]),
+        helper.make_node("Less", ["trimap_f", "low"], ["is_bg"]),
+        helper.make_node("Where", ["is_bg", "zero", "network"], ["not_bg"]),
+        helper.make_node("Where", ["is_fg", "one", "not_bg"], [ALPHA]),
+    ]
+    graph = helper.make_graph(nodes, "red_trimap",
+                              [helper.make_tensor_value_info(IMAGE, TensorProto.UINT8, ["N", "H", "W", 3]),
+                               helper.make_tensor_value_info(TRIMAP, TensorProto.UINT8, ["N", "H", "W"])],
+                              [helper.make_tensor_value_info(ALPHA, TensorProto.FLOAT, ["N", "H", "W"])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    helper.set_model_props(model, {METADATA_PREFIX + VARIANT: "red_trimap_test", METADATA_PREFIX + FAMILY: "adamatting",
+                                   METADATA_PREFIX + INPUTS: f"{IMAGE},{TRIMAP}"})
+    onnx.checker.check_model(model, full_check=True)
+    path = tmp_path_factory.mktemp("graph") / "red_trimap.onnx"
+    onnx.save(model, path)
+    return path
+
+
+def enforced(red: np.ndarray, trimap: np.ndarray) -> np.ndarray:
+    """red_trimap_graph's alpha, computed with NumPy."""
+    return np.where(trimap > 170, 1.0, np.where(trimap < 85, 0.0, red / 255.0))
+
+
 def dataset(root: Path, trimaps: bool = False) -> dict[str, Path]:
     dirs = {k: root / k for k in ("images", "alphas") + (("trimaps",) if trimaps else ())}
     for d in dirs.values():
@@ -192,3 +237,94 @@ def test_help_lists_the_flags(main_with_eval, capsys):
     out = capsys.readouterr().out
     for flag in ("--images", "--alphas", "--trimaps", "--band", "--json", "--no-progress", "--backend", "--onnx"):
         assert flag in out
+
+
+# ----------------------------------------------------------------------------- trimap models
+
+
+def test_trimap_model_is_fed_the_dataset_trimaps(tmp_path, red_trimap_graph, capsys):
+    dirs = dataset(tmp_path, trimaps=True)
+    report_path = tmp_path / "eval.json"
+    assert run_eval("--images", str(dirs["images"]), "--alphas", str(dirs["alphas"]), "--trimaps",
+                    str(dirs["trimaps"]), "--json", str(report_path), *model_flags(red_trimap_graph)) == 0
+    report = json.loads(report_path.read_text())
+    assert report["backend"]["variant"] == "red_trimap_test" and report["settings"]["model_trimaps"] == "dataset"
+    gt, mask = GT8 / 255.0, M.region_mask(GT8 / 255.0, trimap=TRIMAP)
+    for row, red in zip(report["images"], (PRED8, GT8)):
+        pred = enforced(red, TRIMAP)  # what the model returns when it is given TRIMAP
+        assert row["region"]["sad"] == pytest.approx(M.sad(pred, gt, mask))
+        assert row["full"]["sad"] == pytest.approx(M.sad(pred, gt))
+        assert row["full"]["grad"] == pytest.approx(M.gradient_error(pred, gt))
+    # the trimap made a difference: fed no trimap, the full-image SAD of 'a' would be 2.8 / 1000
+    assert report["images"][0]["full"]["sad"] > 10 / 1000
+
+
+def test_trimap_model_without_trimaps_is_one_line(tmp_path, red_trimap_graph, main_with_eval, capsys):
+    dirs = dataset(tmp_path)
+    code = main_with_eval(["eval", "--images", str(dirs["images"]), "--alphas", str(dirs["alphas"]),
+                           *model_flags(red_trimap_graph)])
+    assert code == 1
+    line = one_error_line(capsys)
+    assert line.startswith("trtmatte: error: model red_trimap_test needs trimaps: give --trimaps DIR")
+    assert line.endswith("or --trimap auto (derived by Late Fusion)")
+
+
+@pytest.fixture(scope="module")
+def lf_debug(tmp_path_factory) -> Path:
+    """A tiny stand-in for Late Fusion (tests/helpers/tiny_model.py) exported with its F, B outputs."""
+    pytest.importorskip("torch")
+    from helpers.tiny_model import TinyMatting
+
+    from trtmatte.export import ExportOptions, export_onnx
+    from trtmatte.models import get_config
+
+    path = tmp_path_factory.mktemp("lf_debug") / "lf_debug.onnx"
+    export_onnx(TinyMatting(), "late_fusion", get_config("late_fusion").preprocessing, path,
+                ExportOptions(debug_outputs=True))
+    return path
+
+
+def test_trimap_auto_feeds_late_fusion_trimaps(tmp_path, red_trimap_graph, lf_debug, capsys):
+    from trtmatte.imageio import read_rgb
+    from trtmatte.runtime.matter import Matter
+    from trtmatte.trimap import AutoTrimapOptions
+
+    dirs = dataset(tmp_path, trimaps=True)
+    report_path = tmp_path / "eval.json"
+    # dataset trimaps and --trimap auto: the model gets Late Fusion's, the dataset's define the region
+    assert run_eval("--images", str(dirs["images"]), "--alphas", str(dirs["alphas"]), "--trimaps",
+                    str(dirs["trimaps"]), "--trimap", "auto", "--trimap-model", str(lf_debug), "--trimap-confidence", "0.51",
+                    "--trimap-dilate", "0",
+                    "--json", str(report_path), *model_flags(red_trimap_graph)) == 0
+    report = json.loads(report_path.read_text())
+    assert report["settings"]["region"] == "trimap" and report["settings"]["model_trimaps"] is None
+    assert "trimap: auto from" in report["backend"]["variant"]
+    with Matter("onnxruntime", onnx=red_trimap_graph, auto_trimap=AutoTrimapOptions(0.51, 0),
+                trimap_model=lf_debug) as matter:
+        gt, mask = GT8 / 255.0, M.region_mask(GT8 / 255.0, trimap=TRIMAP)
+        for row in report["images"]:
+            image = read_rgb(row["image"])
+            auto = matter.session.trimaps(image[None])[0]
+            assert {0, 255} & set(np.unique(auto)) and 128 in auto  # known pixels: the trimap matters
+            pred = enforced(image[..., 0], auto)
+            assert row["region"]["sad"] == pytest.approx(M.sad(pred, gt, mask))
+            assert row["full"]["sad"] == pytest.approx(M.sad(pred, gt))
+    # no dataset trimaps: the band region, still fed Late Fusion's trimaps
+    (tmp_path / "plain").mkdir()
+    plain = dataset(tmp_path / "plain")
+    assert run_eval("--images", str(plain["images"]), "--alphas", str(plain["alphas"]), "--band", "2", "--trimap",
+                    "auto", "--trimap-model", str(lf_debug), *model_flags(red_trimap_graph)) == 0
+    assert "0 < gt < 1 dilated by 2 px" in capsys.readouterr().out
+
+
+def test_trimap_flags_are_one_line(tmp_path, red_graph, red_trimap_graph, lf_debug, main_with_eval, capsys):
+    dirs = dataset(tmp_path)
+    base = ["eval", "--images", str(dirs["images"]), "--alphas", str(dirs["alphas"])]
+    assert main_with_eval(base + ["--trimap", str(tmp_path), *model_flags(red_trimap_graph)]) == 1
+    assert "eval's --trimap takes only 'auto'" in one_error_line(capsys)
+    assert main_with_eval(base + ["--trimap-model", str(lf_debug), *model_flags(red_trimap_graph)]) == 1
+    assert "--trimap-model is the Late Fusion model of --trimap auto: add --trimap auto" in one_error_line(capsys)
+    assert main_with_eval(base + ["--trimap", "auto", "--trimap-model", str(lf_debug), *model_flags(red_graph)]) == 1
+    assert "red_channel_test is trimap-free: drop --trimap" in one_error_line(capsys)
+    assert main_with_eval(base + ["--trimap", "auto", "--trimap-confidence", "2", *model_flags(red_trimap_graph)]) == 1
+    assert "confidence" in one_error_line(capsys)

@@ -162,3 +162,59 @@ def diff_255():
         assert cpp_uint8.shape == python_float.shape, (cpp_uint8.shape, python_float.shape)
         return float(np.abs(cpp_uint8.astype(np.float64) - python_float.astype(np.float64) * 255.0).max())
     return diff
+
+
+@pytest.fixture(scope="session")
+def ada_graph(tmp_path_factory) -> Path:
+    """A tiny AdaMatting (trimap model) exported with the real exporter: uint8 'image' and 'trimap'
+    in, uint8 alpha out, dynamic N, H, W, known regions imposed. Narrow widths and a 64 px working
+    side keep it to milliseconds a call; the last conv's weights are scaled up because an untrained
+    network's alpha sits at 0.5 everywhere, which would make a parity check say nothing."""
+    for module in ("torch", "onnx", "onnxscript"):
+        pytest.importorskip(module, reason=f"{module} is needed to export the tiny AdaMatting graph")
+    import dataclasses
+
+    import torch
+
+    from trtmatte.export import ExportOptions, export_onnx
+    from trtmatte.models import get_config
+    from trtmatte.models.adamatting import AdaMattingNet
+
+    torch.manual_seed(0)
+    net = AdaMattingNet(stem_width=8, stem_kernel=3, stages=((4, 8, 1), (4, 8, 1), (8, 16, 1), (8, 16, 1)),
+                        decoder_widths=(16, 16, 8, 8, 8), propagation_width=4).eval()
+    with torch.no_grad():
+        net.propagation.out.weight.mul_(40.0)
+    pre = dataclasses.replace(get_config("adamatting_lite").preprocessing, max_side=64)
+    path = tmp_path_factory.mktemp("adamatting") / "tiny_adamatting.onnx"
+    export_onnx(net, "adamatting_lite", pre, path, ExportOptions(simplify=False))
+    return path
+
+
+@pytest.fixture(scope="session")
+def ada_inputs(photos, tmp_path_factory) -> dict[str, tuple[Path, np.ndarray, Path, np.ndarray]]:
+    """name -> (image PNG, uint8 RGB, trimap PNG, uint8 trimap) for small versions of the photos,
+    each trimap drawn from the photo's own rough outline (trtmatte.trimap.from_rough_mask), as the
+    AdaMatting parity checks draw them."""
+    from PIL import Image
+
+    from trtmatte.trimap import from_rough_mask
+
+    root = tmp_path_factory.mktemp("ada_inputs")
+    out = {}
+    for name, size in (("astronaut", (96, 80)), ("chelsea", (151, 100))):
+        rgb = np.asarray(Image.fromarray(photos[name][1]).resize(size))
+        trimap = from_rough_mask(rgb, band=4)
+        Image.fromarray(rgb).save(root / f"{name}.png")
+        Image.fromarray(trimap).save(root / f"{name}_trimap.png")
+        out[name] = (root / f"{name}.png", rgb, root / f"{name}_trimap.png", trimap)
+    return out
+
+
+@pytest.fixture(scope="session")
+def ada_python_alpha(ada_graph, ada_inputs) -> dict[str, np.ndarray]:
+    """Alpha of every AdaMatting input from Python's onnxruntime, float in [0, 1]."""
+    from trtmatte.runtime.ort_session import OrtSession
+
+    session = OrtSession(ada_graph)
+    return {name: session.run(rgb[None], trimap[None])[0] for name, (_, rgb, _, trimap) in ada_inputs.items()}

@@ -58,8 +58,10 @@ def test_contract_constants_are_pythons():
 
     text = (REPO / "cpp/src/contract.hpp").read_text()
     found = dict(re.findall(r'constexpr const char\* (k\w+) = "([^"]*)"', text))
-    assert found == {"kImage": names.IMAGE, "kAlpha": names.ALPHA, "kMetadataPrefix": names.METADATA_PREFIX,
-                     "kVariant": names.VARIANT, "kPrecision": names.PRECISION}
+    assert found == {"kImage": names.IMAGE, "kTrimap": names.TRIMAP, "kAlpha": names.ALPHA,
+                     "kMetadataPrefix": names.METADATA_PREFIX, "kVariant": names.VARIANT,
+                     "kPrecision": names.PRECISION, "kFamily": names.FAMILY, "kInputs": names.INPUTS,
+                     "kTrimapSource": names.TRIMAP_SOURCE}
 
 
 def test_build_time(cpp_build):

@@ -25,6 +25,11 @@ class CApi:
         lib.trtmatte_matte.argtypes = [ctypes.c_void_p, u8p, ctypes.c_int, ctypes.c_int, ctypes.c_size_t, u8p]
         lib.trtmatte_matte_batch.argtypes = [ctypes.c_void_p, u8p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
                                              ctypes.c_size_t, u8p]
+        lib.trtmatte_matte_trimap.argtypes = [ctypes.c_void_p, u8p, ctypes.c_int, ctypes.c_int, ctypes.c_size_t, u8p,
+                                              ctypes.c_size_t, u8p]
+        lib.trtmatte_matte_batch_trimap.argtypes = [ctypes.c_void_p, u8p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                                                    ctypes.c_size_t, u8p, ctypes.c_size_t, u8p]
+        lib.trtmatte_needs_trimap.argtypes = [ctypes.c_void_p]
         lib.trtmatte_close.argtypes = [ctypes.c_void_p]
         lib.trtmatte_describe.argtypes = [ctypes.c_void_p]
         for name in ("trtmatte_describe", "trtmatte_last_error", "trtmatte_version"):
@@ -44,6 +49,16 @@ class CApi:
         alpha = np.zeros(rgb.shape[:2], np.uint8)
         status = self.lib.trtmatte_matte(handle, rgb.ctypes.data_as(u8p), rgb.shape[0], rgb.shape[1], rgb.strides[0],
                                          alpha.ctypes.data_as(u8p))
+        assert status == OK, self.last_error()
+        return alpha
+
+    def matte_trimap(self, handle, rgb: np.ndarray, trimap: np.ndarray) -> np.ndarray:
+        """Alpha of an [H, W, 3] uint8 view and its [H, W] trimap view (rows of either may be strided)."""
+        assert rgb.strides[1:] == (3, 1) and trimap.strides[1] == 1
+        alpha = np.zeros(rgb.shape[:2], np.uint8)
+        status = self.lib.trtmatte_matte_trimap(handle, rgb.ctypes.data_as(u8p), rgb.shape[0], rgb.shape[1],
+                                                rgb.strides[0], trimap.ctypes.data_as(u8p), trimap.strides[0],
+                                                alpha.ctypes.data_as(u8p))
         assert status == OK, self.last_error()
         return alpha
 
@@ -131,7 +146,7 @@ def test_not_a_trtmatte_graph(capi, tmp_path):
                               opset_imports=[helper.make_opsetid("", 17)])
     onnx.save(model, tmp_path / "relu.onnx")
     one_line_error(capi, capi.open(tmp_path / "relu.onnx")[0], UNSUPPORTED,
-                   "is not a trtmatte whole-pipeline graph (expects one uint8 input 'image')")
+                   "is not a trtmatte whole-pipeline graph (expects uint8 input 'image', and 'trimap' for trimap models)")
 
 
 def test_running_errors(capi, matter):
@@ -192,3 +207,77 @@ def test_last_error_is_per_thread(capi, matter):
                                      capi.last_error())).result()
     assert "row_stride 5" in here and there[1] == "rgb is a null pointer" and capi.last_error() == here
     assert capi.lib.trtmatte_version().decode().count(".") == 2
+
+
+# ---- trimap models (AdaMatting) ----
+
+@pytest.fixture(scope="module")
+def ada(capi, ada_graph):
+    status, handle = capi.open(ada_graph)
+    assert status == OK, capi.last_error()
+    yield handle
+    capi.lib.trtmatte_close(handle)
+
+
+def test_trimap_model_matches_python_onnxruntime(capi, ada, matter, ada_inputs, ada_python_alpha, diff_255):
+    assert capi.lib.trtmatte_needs_trimap(ada) == 1 and capi.lib.trtmatte_needs_trimap(matter) == 0
+    assert capi.lib.trtmatte_needs_trimap(None) == -1
+    described = capi.lib.trtmatte_describe(ada).decode()
+    assert "variant adamatting_lite" in described and "takes a trimap" in described
+    for name, (_, rgb, _, trimap) in ada_inputs.items():
+        alpha = capi.matte_trimap(ada, rgb, trimap)
+        assert diff_255(alpha, ada_python_alpha[name]) <= 1.0, name
+        # the trimap reached the graph: its known regions are imposed, and the unknown band varies
+        assert (alpha[trimap == 255] == 255).all() and (alpha[trimap == 0] == 0).all()
+        assert np.ptp(alpha[trimap == 128]) > 64
+
+
+def test_trimap_strided_rows_batches_and_thresholds(capi, ada, ada_graph, ada_inputs):
+    from trtmatte.runtime.ort_session import OrtSession
+
+    _, rgb, _, trimap = ada_inputs["astronaut"]
+    h, w = trimap.shape
+    want = capi.matte_trimap(ada, rgb, trimap)
+    # rows inside wider buffers, for the image and the trimap alike
+    wide_rgb, wide_trimap = np.zeros((h, w + 7, 3), np.uint8), np.full((h, w + 13), 77, np.uint8)
+    wide_rgb[:, :w], wide_trimap[:, :w] = rgb, trimap
+    assert np.array_equal(capi.matte_trimap(ada, wide_rgb[:, :w], wide_trimap[:, :w]), want)
+    # a batch of two, each image with its own trimap
+    flipped = np.ascontiguousarray(trimap[:, ::-1])
+    rgbs, trimaps = np.stack([rgb, rgb]), np.stack([trimap, flipped])
+    alphas = np.zeros((2, h, w), np.uint8)
+    assert capi.lib.trtmatte_matte_batch_trimap(ada, rgbs.ctypes.data_as(u8p), 2, h, w, w * 3,
+                                                trimaps.ctypes.data_as(u8p), w, alphas.ctypes.data_as(u8p)) == OK
+    assert np.array_equal(alphas[0], want) and np.array_equal(alphas[1], capi.matte_trimap(ada, rgb, flipped))
+    # values other than 0/128/255 (a JPEG'd trimap) are read by the graph's thresholds, as in Python
+    smeared = np.select([trimap == 0, trimap == 255], [np.uint8(60), np.uint8(200)], np.uint8(100))
+    python = OrtSession(ada_graph).run(rgb[None], smeared[None])[0]
+    assert np.abs(capi.matte_trimap(ada, rgb, smeared) / 255.0 - python).max() <= 1 / 255 + 1e-6
+    assert np.array_equal(capi.matte_trimap(ada, rgb, smeared), want)  # 60 -> 0, 200 -> 255, 100 -> 128
+
+
+def test_trimap_errors_name_the_call_to_use(capi, ada, matter):
+    rgb, trimap, alpha = np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8), np.uint8), np.zeros((8, 8), np.uint8)
+    r, t, a = rgb.ctypes.data_as(u8p), trimap.ctypes.data_as(u8p), alpha.ctypes.data_as(u8p)
+    one_line_error(capi, capi.lib.trtmatte_matte(ada, r, 8, 8, 24, a), INVALID_ARGUMENT,
+                   "the adamatting_lite model needs a trimap (uint8 [H, W]: 0 background, 128 unknown, 255 foreground)",
+                   "C: trtmatte_matte_trimap")
+    one_line_error(capi, capi.lib.trtmatte_matte_batch(ada, r, 1, 8, 8, 24, a), INVALID_ARGUMENT, "needs a trimap")
+    one_line_error(capi, capi.lib.trtmatte_matte_trimap(matter, r, 8, 8, 24, t, 8, a), INVALID_ARGUMENT,
+                   "model takes no trimap (it is trimap-free): drop the trimap", "C: trtmatte_matte)")
+    one_line_error(capi, capi.lib.trtmatte_matte_trimap(ada, r, 8, 8, 24, None, 8, a), INVALID_ARGUMENT,
+                   "trtmatte_matte_trimap: trimap is NULL")
+    one_line_error(capi, capi.lib.trtmatte_matte_batch_trimap(ada, r, 1, 8, 8, 24, t, 7, a), INVALID_ARGUMENT,
+                   "trimap_stride 7 is smaller than a row of 8 trimap pixels")
+    one_line_error(capi, capi.lib.trtmatte_matte_trimap(None, r, 8, 8, 24, t, 8, a), INVALID_ARGUMENT, "matter is NULL")
+    assert capi.lib.trtmatte_matte_trimap(ada, r, 8, 8, 24, t, 8, a) == OK  # still works after errors
+
+
+def test_recorded_inputs_must_be_the_graphs(capi, ada_graph, tmp_path):
+    onnx = pytest.importorskip("onnx")
+
+    model = onnx.load(str(ada_graph))
+    next(p for p in model.metadata_props if p.key == "trtmatte.inputs").value = "image"
+    onnx.save(model, tmp_path / "relabelled.onnx")
+    one_line_error(capi, capi.open(tmp_path / "relabelled.onnx")[0], INCOMPATIBLE,
+                   "records inputs 'image' but has 'image,trimap'", "export it again with `trtmatte export`")

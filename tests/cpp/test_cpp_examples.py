@@ -77,6 +77,49 @@ def test_exif_orientation_as_python_reads_it(cpp_build, graph, photos, tmp_path)
     assert np.abs(got / 255.0 - want).mean() < 0.01
 
 
+def test_trtmatte_cpp_trimap_files_and_folders(cpp_build, ada_graph, ada_inputs, ada_python_alpha, diff_255, tmp_path):
+    (astro, _, astro_trimap, _), (chelsea, _, _, _) = ada_inputs["astronaut"], ada_inputs["chelsea"]
+    r = run_cli(cpp_build, "-m", ada_graph, astro, "--trimap", astro_trimap, "-o", tmp_path / "one.png")
+    assert r.returncode == 0, r.stderr
+    assert "takes a trimap" in r.stdout
+    assert diff_255(read_png(tmp_path / "one.png"), ada_python_alpha["astronaut"]) <= 1.0
+    # a folder of trimaps named like the images (any image suffix)
+    trimaps = tmp_path / "trimaps"
+    trimaps.mkdir()
+    for name, (_, _, _, trimap) in ada_inputs.items():
+        Image.fromarray(trimap).save(trimaps / f"{name}.bmp")
+    r = run_cli(cpp_build, "-m", ada_graph, astro, chelsea, "--trimap", trimaps, "-o", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    for name in ada_inputs:
+        assert diff_255(read_png(tmp_path / "out" / f"{name}.png"), ada_python_alpha[name]) <= 1.0, name
+
+
+def test_trtmatte_cpp_trimap_errors_are_one_line(cpp_build, ada_graph, graph, ada_inputs, tmp_path):
+    (astro, _, astro_trimap, _), (chelsea, _, chelsea_trimap, _) = ada_inputs["astronaut"], ada_inputs["chelsea"]
+
+    def one_line(r, code, *parts):
+        assert r.returncode == code and len(r.stderr.splitlines()) == 1, r.stderr
+        assert all(p in r.stderr for p in parts), r.stderr
+
+    one_line(run_cli(cpp_build, "-m", ada_graph, astro, "-o", tmp_path / "a.png"), 1,
+             "trtmatte-cpp: error: adamatting_lite needs a trimap: give --trimap PATH")
+    one_line(run_cli(cpp_build, "-m", graph, astro, "--trimap", astro_trimap, "-o", tmp_path / "b.png"), 1,
+             "is trimap-free: drop --trimap")
+    assert not (tmp_path / "a.png").exists() and not (tmp_path / "b.png").exists()
+    one_line(run_cli(cpp_build, "-m", ada_graph, astro, "--trimap", chelsea_trimap, "-o", tmp_path / "c.png"), 1,
+             f"the trimap {chelsea_trimap} is 151x100 but the image is 96x80: give the trimap made for this image")
+    # several images: a folder is needed, and an image without its trimap fails alone
+    usage = run_cli(cpp_build, "-m", ada_graph, astro, chelsea, "--trimap", astro_trimap, "-o", tmp_path / "d")
+    assert usage.returncode == 2 and usage.stderr.splitlines()[-1] == (
+        "trtmatte-cpp: error: one --trimap file for 2 images: give a directory of trimaps named like the images")
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    Image.open(astro_trimap).save(partial / "astronaut.png")
+    r = run_cli(cpp_build, "-m", ada_graph, astro, chelsea, "--trimap", partial, "-o", tmp_path / "e")
+    one_line(r, 1, f"no trimap for {chelsea} in {partial}")
+    assert (tmp_path / "e" / "astronaut.png").exists() and not (tmp_path / "e" / "chelsea.png").exists()
+
+
 # ---- trtmatte-httpd ----
 
 class Server:
@@ -93,10 +136,10 @@ class Server:
         assert first.startswith("trtmatte-httpd: listening on http://127.0.0.1:"), first + self.proc.stderr.read()
         self.port = int(first.split("127.0.0.1:")[1].split(" ")[0])
 
-    def request(self, method, path, body=None, timeout=120):
+    def request(self, method, path, body=None, timeout=120, content_type="application/octet-stream"):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
-            conn.request(method, path, body=body, headers={"Content-Type": "application/octet-stream"} if body else {})
+            conn.request(method, path, body=body, headers={"Content-Type": content_type} if body else {})
             response = conn.getresponse()
             return response.status, response.getheader("Content-Type"), response.read()
         finally:
@@ -164,4 +207,55 @@ def test_httpd_bad_requests_get_clear_4xx(server, photos):
     assert got == 404 and "no such endpoint: GET /nope" in json.loads(payload)["error"]
     got, _, _ = server.request("GET", "/matte")
     assert got == 404  # /matte takes POST only
+    assert server.stop()[0] == 0
+
+
+def multipart(**parts: bytes) -> tuple[bytes, str]:
+    """A multipart/form-data body with one file part per keyword, and its Content-Type."""
+    boundary = "trtmatte-test-boundary"
+    body = b""
+    for name, data in parts.items():
+        body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}.png\"\r\n"
+                 "Content-Type: image/png\r\n\r\n").encode() + data + b"\r\n"
+    return body + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def test_httpd_trimap_model_takes_a_form_with_the_trimap(cpp_build, ada_graph, ada_inputs, ada_python_alpha, diff_255):
+    srv = Server(cpp_build, ada_graph, "--workers", "4")
+    try:
+        health = json.loads(srv.request("GET", "/health")[2])
+        assert health["needs_trimap"] is True and "takes a trimap" in health["model"]
+        for name, (image_path, rgb, trimap_path, trimap) in ada_inputs.items():
+            body, ctype = multipart(image=image_path.read_bytes(), trimap=trimap_path.read_bytes())
+            status, got_type, payload = srv.request("POST", "/matte", body, content_type=ctype)
+            assert status == 200 and got_type == "image/png", payload[:200]
+            assert diff_255(read_png(payload), ada_python_alpha[name]) <= 1.0, name
+        astro, chelsea = ada_inputs["astronaut"], ada_inputs["chelsea"]
+        for body, ctype, part in (
+                (astro[0].read_bytes(), "application/octet-stream",
+                 "adamatting_lite needs a trimap: send multipart/form-data with parts 'image' and 'trimap'"),
+                (*multipart(image=astro[0].read_bytes()), "needs a trimap"),
+                (*multipart(trimap=astro[2].read_bytes()), "the form has no part named 'image'"),
+                (*multipart(image=astro[0].read_bytes(), trimap=chelsea[2].read_bytes()),
+                 "the trimap in the 'trimap' part is 151x100 but the image is 96x80"),
+                (*multipart(image=astro[0].read_bytes(), trimap=b"junk"), "cannot read trimap in the 'trimap' part")):
+            status, got_type, payload = srv.request("POST", "/matte", body, content_type=ctype)
+            assert status == 400 and got_type == "application/json", payload[:200]
+            assert part in json.loads(payload)["error"], payload
+        assert srv.stop()[0] == 0
+    finally:
+        if srv.proc.poll() is None:
+            srv.proc.kill()
+            srv.proc.wait()
+
+
+def test_httpd_trimap_free_model_refuses_a_trimap(server, photos, ada_inputs):
+    image = png_bytes(np.ascontiguousarray(photos["coffee"][1][:40, :50]))
+    assert json.loads(server.request("GET", "/health")[2])["needs_trimap"] is False
+    body, ctype = multipart(image=image)  # a form with the image alone works too
+    status, got_type, payload = server.request("POST", "/matte", body, content_type=ctype)
+    assert status == 200 and got_type == "image/png" and read_png(payload).shape == (40, 50)
+    body, ctype = multipart(image=image, trimap=ada_inputs["astronaut"][2].read_bytes())
+    status, _, payload = server.request("POST", "/matte", body, content_type=ctype)
+    assert status == 400 and "is trimap-free: drop the 'trimap' part" in json.loads(payload)["error"]
     assert server.stop()[0] == 0

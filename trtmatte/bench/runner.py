@@ -37,13 +37,16 @@ def make_images(config: BenchConfig) -> np.ndarray:
 
 
 def make_trimaps(config: BenchConfig) -> np.ndarray:
-    """A trimap per frame for trimap models: an ellipse with a 16 px unknown band each way (the
-    cost does not depend on it either; the known-region enforcement is a per-pixel blend)."""
+    """A trimap per frame for trimap models: a centred ellipse (foreground) on background with an
+    unknown band each way, 16 px (less on small frames, so some foreground is left). The cost does
+    not depend on it either (the known-region enforcement is a per-pixel blend), but a plausible
+    trimap keeps the model on the inputs it was made for."""
     from ..trimap import from_masks
 
     y, x = np.ogrid[:config.height, :config.width]
     inside = ((y - config.height / 2) / (config.height / 3)) ** 2 + ((x - config.width / 2) / (config.width / 4)) ** 2 < 1
-    return np.repeat(from_masks(inside, ~inside, 16)[None], config.batch, axis=0)
+    band = min(16, max(1, min(config.height, config.width) // 16))
+    return np.repeat(from_masks(inside, ~inside, band)[None], config.batch, axis=0)
 
 
 def make_batch(session, config: BenchConfig):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import argparse
 
 from .base import Command
-from .model_flags import add_model_arguments, open_matter
+from .model_flags import add_auto_trimap_arguments, add_model_arguments, auto_trimap_options, open_matter
 
 
 def _pixels(text: str) -> int:
@@ -30,6 +30,16 @@ def _band(text: str) -> int:
     return value
 
 
+def _auto(text: str) -> str:
+    from ..errors import TrtmatteError
+
+    if text != "auto":
+        # matte's --trimap takes files; here the dataset's trimaps are a folder of their own
+        raise TrtmatteError(f"eval's --trimap takes only 'auto', got {text!r}: give the dataset's trimaps with "
+                            "--trimaps DIR")
+    return text
+
+
 class Eval(Command):
     """Matte a dataset and score it against ground truth: SAD, MSE, Grad, Conn per image and on average.
 
@@ -39,8 +49,12 @@ class Eval(Command):
     truth's transition (0 < alpha < 1) grown by --band pixels; the full image is scored too.
     SAD, Grad and Conn are divided by 1000 as in DIM's evaluation code (trtmatte/metrics.py).
     A missing counterpart or a size mismatch is a one-line error before any inference.
+    Trimap models (adamatting) are fed the dataset's trimaps, or with --trimap auto trimaps that
+    Late Fusion derives (the dataset's trimaps, if any, then only define the scored region).
     Example: trtmatte eval --images data/images --alphas data/alphas --trimaps data/trimaps --onnx late_fusion.onnx
     Example: trtmatte eval --images imgs --alphas gt --band 25 --backend tensorrt --engine lf_fp16.plan --json eval.json
+    Example: trtmatte eval --images imgs --alphas gt --trimaps tri --onnx ada.onnx
+    Example: trtmatte eval --images imgs --alphas gt --onnx ada.onnx --trimap auto --trimap-model lf_debug.onnx
     """
 
     name = "eval"
@@ -61,22 +75,35 @@ class Eval(Command):
         parser.add_argument("--json", metavar="PATH", help="write the report (schema trtmatte.eval/1)")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
         add_model_arguments(parser)
+        trimap = parser.add_argument_group("trimap models (adamatting)")
+        trimap.add_argument("--trimap", metavar="auto", type=_auto,
+                            help="auto: feed the model trimaps derived by Late Fusion instead of the dataset's "
+                                 "(without it a trimap model is fed --trimaps DIR)")
+        trimap.add_argument("--trimap-model", metavar="LF",
+                            help="--trimap auto: the Late Fusion model (a graph exported with --debug-outputs, its "
+                                 "engine, or a checkpoint; default: the bundled demo checkpoint, through PyTorch)")
+        add_auto_trimap_arguments(trimap)
 
     def run(self, args: argparse.Namespace) -> int:
         import json
 
         from ..errors import TrtmatteError
-        from ..evaluation import check_dataset, evaluate_dataset, format_table, pair_dataset
+        from ..evaluation import check_dataset, check_model_trimaps, evaluate_dataset, format_table, pair_dataset
         from ..fileio import atomic_output, check_writable
         if args.trimaps and args.band is not None:
             raise TrtmatteError("give --trimaps or --band, not both (with trimaps the region is their unknown pixels)")
+        auto = args.trimap == "auto"
+        if args.trimap_model and not auto:
+            raise TrtmatteError("--trimap-model is the Late Fusion model of --trimap auto: add --trimap auto")
+        auto_options = auto_trimap_options(args) if auto else None
         if args.json:
             check_writable(args.json)  # before the inference, not after
         max_pixels = args.max_pixels or None
         progress = not args.no_progress
         samples = pair_dataset(args.images, args.alphas, args.trimaps)
         band = check_dataset(samples, args.band, max_pixels, progress)  # every header, before loading the model
-        with open_matter(args) as matter:
+        with open_matter(args, auto_trimap=auto_options, trimap_model=args.trimap_model) as matter:
+            check_model_trimaps(matter, samples)  # a trimap model without trimaps: before any inference
             print(f"backend: {matter.info.label}")
             if args.backend == "auto":
                 print(f"auto: {matter.reason}")

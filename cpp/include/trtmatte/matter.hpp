@@ -5,6 +5,16 @@
 //   trtmatte::Matter matter("late_fusion.onnx");
 //   matter.matte(rgb, height, width, row_stride, alpha);   // alpha: height * width bytes
 //
+// Trimap-based models (AdaMatting: info().needs_trimap, read from the graph's or engine's inputs)
+// also take a trimap, one byte per pixel: 0 background, 128 unknown, 255 foreground (the graph
+// reads other values by thresholds: below 85 background, above 170 foreground, else unknown).
+//
+//   trtmatte::Matter ada("adamatting.onnx");
+//   ada.matte(rgb, height, width, row_stride, trimap, trimap_stride, alpha);
+//
+// A trimap model called without a trimap, or a trimap given to a trimap-free model, is an Error
+// (InvalidArgument) that says which call to use.
+//
 // Thread safety: matte() and matte_batch() may be called concurrently on one Matter. ONNX Runtime
 // runs concurrent calls in parallel (its session is thread-safe). TensorRT runs up to
 // Options::contexts calls at once, one execution context each (at most one per optimization
@@ -48,6 +58,12 @@ struct Info {
     std::string device;     // "CPU" or the GPU's name
     std::string precision;  // fp32 / fp16 / int8, as the graph or plan records it
     std::string variant;    // the model variant the graph was exported from ("?" if unrecorded)
+    std::string family;     // its family: "late_fusion", "adamatting" ("?" if unrecorded)
+    // Whether each call needs a trimap: the graph or engine has a `trimap` input.
+    bool needs_trimap = false;
+    // Late Fusion -> AdaMatting graphs (`trtmatte export --trimap-from`): the trimap is derived
+    // inside the graph, from this model and these options (JSON); empty otherwise.
+    std::string trimap_source;
     // Accepted input sizes, inclusive: {N, H, W}. ONNX Runtime accepts any size.
     std::array<std::int64_t, 3> min_shape{1, 1, 1};
     std::array<std::int64_t, 3> max_shape{1, 1, 1};
@@ -73,8 +89,15 @@ public:
     void matte_batch(const std::uint8_t* rgb, int count, int height, int width, std::size_t row_stride,
                      std::uint8_t* alpha);
 
+    // Trimap models: trimap has `height` rows of `width` bytes, `trimap_stride` bytes apart
+    // (>= width); for a batch, image i's trimap starts at trimap + i * height * trimap_stride.
+    void matte(const std::uint8_t* rgb, int height, int width, std::size_t row_stride, const std::uint8_t* trimap,
+               std::size_t trimap_stride, std::uint8_t* alpha);
+    void matte_batch(const std::uint8_t* rgb, int count, int height, int width, std::size_t row_stride,
+                     const std::uint8_t* trimap, std::size_t trimap_stride, std::uint8_t* alpha);
+
     const Info& info() const noexcept;
-    std::string describe() const;  // one line: backend, version, device, precision, variant
+    std::string describe() const;  // one line: backend, version, device, precision, variant (and trimap)
 
 private:
     std::unique_ptr<Backend> backend_;

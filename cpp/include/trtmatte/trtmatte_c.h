@@ -72,6 +72,22 @@ TRTMATTE_API trtmatte_status trtmatte_matte(trtmatte_matter* matter, const uint8
 TRTMATTE_API trtmatte_status trtmatte_matte_batch(trtmatte_matter* matter, const uint8_t* rgb, int count,
                                                   int height, int width, size_t row_stride, uint8_t* alpha);
 
+/* Trimap-based models (AdaMatting; trtmatte_needs_trimap says so): trimap has height rows of width
+ * bytes, trimap_stride bytes apart (>= width): 0 background, 128 unknown, 255 foreground (other
+ * values are read by thresholds: below 85 background, above 170 foreground, else unknown). For a
+ * batch, image i's trimap starts at trimap + i * height * trimap_stride. trtmatte_matte on a trimap
+ * model, or these functions on a trimap-free one, fail with TRTMATTE_ERROR_INVALID_ARGUMENT and a
+ * last error naming the function to call instead. */
+TRTMATTE_API trtmatte_status trtmatte_matte_trimap(trtmatte_matter* matter, const uint8_t* rgb, int height, int width,
+                                                   size_t row_stride, const uint8_t* trimap, size_t trimap_stride,
+                                                   uint8_t* alpha);
+TRTMATTE_API trtmatte_status trtmatte_matte_batch_trimap(trtmatte_matter* matter, const uint8_t* rgb, int count,
+                                                         int height, int width, size_t row_stride,
+                                                         const uint8_t* trimap, size_t trimap_stride, uint8_t* alpha);
+
+/* 1 if every call needs a trimap (the graph or engine has a trimap input), 0 if not, -1 for NULL. */
+TRTMATTE_API int trtmatte_needs_trimap(const trtmatte_matter* matter);
+
 /* One line naming the backend, its version, device, precision and model variant; valid until the
  * handle is closed. NULL for a NULL handle. */
 TRTMATTE_API const char* trtmatte_describe(const trtmatte_matter* matter);
