@@ -345,8 +345,11 @@ def test_known_version_facts(project, requirements, constraints):
     assert ranges["onnxruntime"].contains(Version("1.23.2")), "Jetson (JetPack 6, cp310) wheels end at 1.23.2"
     assert constraints["torch"] == "2.13.0", "the CPU build on local disk; others pull a multi-GB CUDA build"
     extras = project["optional-dependencies"]
-    assert "serve" not in set(re.findall(r"\w+", " ".join(extras["test"])))  # needs numpy<2 (constraints.txt)
     from packaging.requirements import Requirement
+
+    # the tritonserver wheel (numpy<2 for PyTriton's API) is installed with --no-deps, never by an extra
+    assert not any(_norm(Requirement(r).name) == "nvidia-pytriton" for reqs in extras.values() for r in reqs)
+    assert "pip install -q --no-deps -c constraints.txt nvidia-pytriton" in (REPO / ".ci" / "run").read_text()
 
     for extra in ("quantize", "data", "rtx", "gpu", "bench", "serve", "video", "cutout"):  # no PyTorch in these
         for req in map(Requirement, extras[extra]):

@@ -16,11 +16,12 @@ from .export_cmd import Export
 from .matte_cmd import Matte
 from .models_cmd import Models
 from .quantize_cmd import Quantize
+from .serve_cmd import Serve, TritonRepo
 from .train_cmd import Train
 from .weights_cmd import ConvertWeights, InitWeights
 
 COMMANDS: tuple[type[Command], ...] = (Matte, Eval, Export, Calibset, Quantize, Build, Inspect, Models, InitWeights,
-                                      ConvertWeights, Bench, Train)
+                                      ConvertWeights, Bench, Train, Serve, TritonRepo)
 
 
 def build_parser() -> argparse.ArgumentParser:

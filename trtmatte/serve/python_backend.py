@@ -1,0 +1,142 @@
+"""The Triton Python-backend model: a :class:`trtmatte.Matter` behind Triton's request API.
+
+Triton runs this inside its Python-backend stub process; the repository's ``model.py`` is one
+import of :class:`TritonPythonModel` (serve/repository.py writes it). The model's settings come
+from ``parameters`` in config.pbtxt (the same model/backend flags as ``trtmatte matte``); model
+files named there are resolved against the version folder, so a repository can be moved as a whole.
+
+``status_file`` (set by ``trtmatte serve``) receives, once the model is open, the backend Matter
+chose and why, or the one-line error that stopped it: the server's parent process prints that
+instead of Triton's "failed to load all models".
+
+Tensors cross the stub through DLPack, not ``as_numpy()`` / ``Tensor(name, array)``: Triton 2.51's
+stub converts NumPy arrays with pybind11 built against NumPy 1.x's ABI, which misreads NumPy 2
+arrays (every input element read as the first one, outputs of size 0: measured here). DLPack is
+the same zero-copy hand-over and is independent of NumPy's ABI, so it works with NumPy 1 and 2.
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import TrtmatteError
+from .service import DEFAULT_MAX_PIXELS, MattingService, Request
+
+MODEL_FILE_PARAMETERS = ("onnx", "engine", "weights", "trimap_model")
+
+
+# The stub marks a consumed capsule "used_dlpack" where the DLPack protocol says "used_dltensor";
+# NumPy's capsule destructor then reports "PyCapsule_GetPointer called with incorrect name" once per
+# output. Renaming it to the standard name after the hand-over makes the destructor the no-op it is
+# meant to be (the stub owns the tensor by then and calls its deleter). The name must outlive every
+# capsule, hence module level.
+_USED_NAME = ctypes.create_string_buffer(b"used_dltensor")
+_capsule_is_valid = ctypes.pythonapi.PyCapsule_IsValid
+_capsule_is_valid.argtypes, _capsule_is_valid.restype = (ctypes.py_object, ctypes.c_char_p), ctypes.c_int
+_capsule_set_name = ctypes.pythonapi.PyCapsule_SetName
+_capsule_set_name.argtypes, _capsule_set_name.restype = (ctypes.py_object, ctypes.c_char_p), ctypes.c_int
+
+
+def to_triton(pb_utils, name: str, array: np.ndarray):
+    """A Triton output tensor from a NumPy array, through DLPack (see the module's docstring)."""
+    capsule = np.ascontiguousarray(array).__dlpack__()
+    tensor = pb_utils.Tensor.from_dlpack(name, capsule)
+    if _capsule_is_valid(capsule, b"used_dlpack"):
+        _capsule_set_name(capsule, _USED_NAME)
+    return tensor
+
+
+def from_triton(tensor) -> np.ndarray:
+    return np.from_dlpack(tensor)
+
+
+def read_parameters(model_config: dict) -> dict[str, str]:
+    return {key: value.get("string_value", "") for key, value in model_config.get("parameters", {}).items()}
+
+
+def resolve_model_files(params: dict[str, str], version_dir: Path) -> dict[str, str]:
+    """Relative model paths are relative to the version folder (``1/model.onnx``)."""
+    resolved = dict(params)
+    for key in MODEL_FILE_PARAMETERS:
+        if params.get(key):
+            path = Path(params[key])
+            resolved[key] = str(path if path.is_absolute() else version_dir / path)
+    return resolved
+
+
+def open_service(params: dict[str, str], log=print) -> tuple[MattingService, object]:
+    """(service, matter) from the config's parameters."""
+    from ..runtime.matter import Matter
+    from ..trimap import AutoTrimapOptions
+
+    auto = None
+    if params.get("trimap") == "auto":
+        auto = AutoTrimapOptions(float(params.get("trimap_confidence") or AutoTrimapOptions().confidence),
+                                 int(params.get("trimap_dilate") or AutoTrimapOptions().dilation))
+        auto.check()
+    matter = Matter(params.get("backend") or "auto", onnx=params.get("onnx") or None,
+                    engine=params.get("engine") or None, weights=params.get("weights") or None,
+                    variant=params.get("variant") or None, device=params.get("device") or None,
+                    precision=params.get("precision") or "fp32", max_side=int(params.get("max_side") or 0) or None, log=log, auto_trimap=auto,
+                    trimap_model=params.get("trimap_model") or None)
+    service = MattingService(matter, max_pixels=int(params.get("max_pixels") or DEFAULT_MAX_PIXELS),
+                             needs_trimap=matter.needs_trimap, model=f"the {matter.info.variant} model")
+    return service, matter
+
+
+def write_status(path: str, status: dict) -> None:
+    if not path:
+        return
+    tmp = f"{path}.{os.getpid()}.part"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(status, f)
+    os.replace(tmp, path)
+
+
+class TritonPythonModel:
+    """Triton's Python-backend interface (initialize / execute / finalize)."""
+
+    def initialize(self, args: dict) -> None:
+        config = json.loads(args["model_config"])
+        version_dir = Path(args["model_repository"]) / args["model_version"]
+        params = resolve_model_files(read_parameters(config), version_dir)
+        status_file = params.get("status_file", "")
+        try:
+            self.service, self.matter = open_service(params)
+        except TrtmatteError as exc:
+            write_status(status_file, {"error": str(exc)})
+            raise
+        info = self.matter.info
+        write_status(status_file, {"backend": self.matter.backend, "reason": self.matter.reason,
+                                   "variant": info.variant, "label": info.label,
+                                   "needs_trimap": self.service.needs_trimap, "instance": args.get("model_instance_name")})
+        print(f"trtmatte: {args.get('model_instance_name')}: {self.matter.reason}", flush=True)
+
+    def execute(self, requests):
+        import triton_python_backend_utils as pb_utils
+
+        batch = []
+        for request in requests:
+            trimap = pb_utils.get_input_tensor_by_name(request, "trimap")
+            wanted = request.requested_output_names()
+            batch.append(Request(from_triton(pb_utils.get_input_tensor_by_name(request, "image")),
+                                 None if trimap is None else from_triton(trimap),
+                                 want_rgba="rgba" in wanted))
+        responses = []
+        for reply in self.service.handle(batch):
+            if reply.error:
+                code = pb_utils.TritonError.INVALID_ARG if reply.invalid else pb_utils.TritonError.INTERNAL
+                responses.append(pb_utils.InferenceResponse(error=pb_utils.TritonError(reply.error, code)))
+                continue
+            tensors = [to_triton(pb_utils, "alpha", reply.alpha)]
+            if reply.rgba is not None:
+                tensors.append(to_triton(pb_utils, "rgba", reply.rgba))
+            responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
+        return responses
+
+    def finalize(self) -> None:
+        self.matter.close()
