@@ -6,7 +6,10 @@
 # call it unconditionally); the C++ tests then fail naming this script if something is missing.
 set -eu
 
-PACKAGES="cmake make g++ pkg-config nlohmann-json3-dev libstb-dev libcpp-httplib-dev"
+# g++-aarch64-linux-gnu, libc6-dev-arm64-cross, qemu-user-static: the aarch64 (Jetson) cross build
+# and its tests under emulation (cpp/cmake/toolchains/aarch64-linux-gnu.cmake, tests/jetson/).
+PACKAGES="cmake make g++ pkg-config nlohmann-json3-dev libstb-dev libcpp-httplib-dev
+g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static"
 
 if ! command -v apt-get >/dev/null 2>&1; then
     echo "install-system-packages: no apt-get (not Debian/Ubuntu): install the equivalents of $PACKAGES yourself" >&2

@@ -33,6 +33,11 @@ class Build(Command):
                             help="TensorRT-RTX target (repeatable; default: this GPU, else SM80 SM86 SM89 SM120)")
         parser.add_argument("--hardware-compatible", action="store_true", help="standard TensorRT: run on any Ampere+ GPU")
         parser.add_argument("--version-compatible", action="store_true", help="standard TensorRT: version-compatible plan")
+        parser.add_argument("--dla-core", type=int, metavar="N",
+                            help="standard TensorRT on Jetson AGX Orin/Orin NX/Xavier: run on DLA core N (0 or 1); "
+                                 "fp16 or int8 graphs only (docs/jetson.md)")
+        parser.add_argument("--allow-gpu-fallback", action="store_true",
+                            help="with --dla-core: run the layers the DLA cannot on the GPU instead of failing")
         parser.add_argument("--tensorrt", choices=FLAVOURS, help="force the TensorRT flavour")
         parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -44,12 +49,15 @@ class Build(Command):
                             workspace_mib=args.workspace, optimization_level=args.opt_level,
                             timing_cache=args.timing_cache, plugins=args.plugin,
                             compute_capabilities=args.compute_capability, hardware_compatible=args.hardware_compatible,
-                            version_compatible=args.version_compatible, flavour=args.tensorrt,
+                            version_compatible=args.version_compatible, dla_core=args.dla_core,
+                            gpu_fallback=args.allow_gpu_fallback, flavour=args.tensorrt,
                             progress=not args.no_progress)
         result = build_engine(args.onnx, args.output, opts)
         m = result.meta
         counts = result.report.precision_counts() if result.report else {}
         target = ", ".join(m.targets) if m.targets else m.gpu_name
+        if m.dla_core is not None:
+            target += f" DLA core {m.dla_core}" + (" (GPU fallback)" if m.gpu_fallback else "")
         print(f"wrote {result.plan}: {m.plan_bytes / 2**20:.1f} MiB, {m.precision}, "
               f"{flavour_label(m.tensorrt_flavour)} {m.tensorrt_version} "
               f"for {target}, built in {m.build_seconds:.1f} s; conv/GEMM layers by precision: {counts}")

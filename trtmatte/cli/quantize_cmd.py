@@ -38,6 +38,10 @@ class Quantize(Command):
         calib.add_argument("--target", default="tensorrt", choices=["tensorrt", "onnxruntime"],
                            help="whose int8 kernels the Q/DQ placement is for (default tensorrt; onnxruntime: "
                                 "Conv outputs quantized too, uint8 activations, so its CPU runs QLinearConv)")
+        calib.add_argument("--int8-body", choices=["fp16", "fp32"], default=None,
+                           help="precision of what is not int8 (excluded convs, BatchNorms, resizes, Q/DQ scales): "
+                                "fp16, like trtexec --fp16 --int8 (default for --target tensorrt), or fp32 "
+                                "(the only choice for --target onnxruntime)")
         calib.add_argument("--percentile", type=float, default=99.999, help="for --method percentile (default 99.999)")
         calib.add_argument("--exclude", nargs="*", default=None, metavar="ROLE_OR_NODE",
                            help="Convs kept in float: roles stem, logits, image_convs and/or node names "
@@ -92,8 +96,10 @@ class Quantize(Command):
                       f"{r.size_bytes / 2**20:.1f} MiB -> {path} ({r.seconds:.1f} s)")
             else:
                 r = quantize_int8(args.model, path, calib_images, method=method, exclude=exclude,
-                                  percentile=args.percentile, target=args.target, calibration_trimaps=calib_trimaps)
-                print(f"int8 ({method}, for {args.target}): {r.quantized_convs} convs quantized, {len(r.excluded)} kept in float, "
+                                  percentile=args.percentile, target=args.target, calibration_trimaps=calib_trimaps,
+                                  body=args.int8_body)
+                print(f"int8 ({method}, for {args.target}): {r.quantized_convs} convs quantized, {len(r.excluded)} kept in "
+                      f"{'float16' if r.body == 'fp16' else 'float32'}, "
                       f"calibrated on {r.calibration_images} images {r.image_shape[0]}x{r.image_shape[1]}, "
                       f"{r.size_bytes / 2**20:.1f} MiB -> {path} ({r.seconds:.1f} s)")
             candidates.append(Candidate(precision if precision == "fp16" else f"int8 ({method})", str(path),

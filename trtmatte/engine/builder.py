@@ -40,6 +40,8 @@ class BuildOptions:
     compute_capabilities: list[str] | None = None  # RTX targets
     hardware_compatible: bool = False  # standard TensorRT only
     version_compatible: bool = False  # standard TensorRT only
+    dla_core: int | None = None  # standard TensorRT on Jetson: run on this DLA core (Flavour.configure_dla)
+    gpu_fallback: bool = False  # with dla_core: layers the DLA cannot run go to the GPU
     flavour: str | None = None
     progress: bool = False
 
@@ -86,6 +88,8 @@ def rebuild_command(onnx_path, plan, opts: BuildOptions) -> str:
             "--max", "x".join(map(str, opts.max_hw)), "--batch", ",".join(map(str, opts.batch))]
     for lib in opts.plugins:
         args += ["--plugin", lib]
+    if opts.dla_core is not None:
+        args += ["--dla-core", str(opts.dla_core)] + (["--allow-gpu-fallback"] if opts.gpu_fallback else [])
     return shlex.join(args)
 
 
@@ -95,6 +99,7 @@ def build_engine(onnx_path: str | os.PathLike, plan_path: str | os.PathLike, opt
     plan_path = Path(plan_path)
     check_writable(plan_path)
     flavour = get_flavour(opts.flavour)
+    flavour.check_dla(opts.dla_core, opts.gpu_fallback)  # refused before minutes of parsing
     trt = flavour.module
     graph = load_onnx(onnx_path, "reading the ONNX graph", weights=False)
     precision, onnx_meta = graph_precision(graph), read_metadata(graph)
@@ -125,6 +130,7 @@ def build_engine(onnx_path: str | os.PathLike, plan_path: str | os.PathLike, opt
     meta_target = flavour.configure_targets(config, current_gpu(), compute_capabilities=opts.compute_capabilities,
                                             hardware_compatible=opts.hardware_compatible,
                                             version_compatible=opts.version_compatible, plugin_libraries=opts.plugins)
+    meta_target.update(flavour.configure_dla(builder, config, opts.dla_core, opts.gpu_fallback))
 
     cache = None
     notes = []

@@ -33,7 +33,9 @@ class EngineCache:
         profile = {k: v for k, v in asdict(opts).items() if k in ("min_hw", "opt_hw", "max_hw", "batch")}
         return {"onnx_sha256": sha256_file(onnx_path), "precision": onnx_precision(onnx_path)[0],
                 "profile": profile, "tensorrt": f"{flavour.name} {flavour.version}", "target": target,
-                "plugins": sorted(opts.plugins), "hardware_compatible": opts.hardware_compatible}
+                "plugins": sorted(opts.plugins), "hardware_compatible": opts.hardware_compatible,
+                # only when set, so the keys of existing GPU entries stay what they were
+                **({"dla": [opts.dla_core, opts.gpu_fallback]} if opts.dla_core is not None else {})}
 
     def entry(self, key: dict) -> Path:
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]

@@ -7,7 +7,12 @@ The rest of trtmatte uses the API both share and asks this module about the diff
   version-compatible (:meth:`Flavour.configure_targets`);
 - plugins: standard TensorRT loads IPluginV3 libraries and can serialize them into the plan; RTX
   has no plugin layers at all (and its ONNX parser aborts on a Python plugin's node);
-- timing cache: standard TensorRT times tactics and can reuse a cache; RTX's is a no-op.
+- timing cache: standard TensorRT times tactics and can reuse a cache; RTX's is a no-op;
+- DLA (Jetson Orin's deep-learning accelerators): standard TensorRT only (:meth:`Flavour.configure_dla`).
+
+The oldest standard TensorRT trtmatte supports is 10.3 (JetPack 6). Every TensorRT name the Python
+code uses must exist there, or be kept from it by a guard and listed in NOT_IN_TENSORRT_10_3
+(tests/engine/test_tensorrt_10_3_api.py checks the code against the 10.3 headers).
 """
 from __future__ import annotations
 
@@ -28,6 +33,14 @@ ENV_FLAVOUR = "TRTMATTE_TENSORRT"  # forces one flavour, like --tensorrt
 # RTX targets when no GPU is present: Ampere, Ada and Blackwell client GPUs (sm_80/86/89/120).
 # Turing (SM75) and sm_121 are available with --compute-capability; each target adds build time.
 DEFAULT_RTX_TARGETS = ("SM80", "SM86", "SM89", "SM120")
+
+# TensorRT names the code uses that TensorRT 10.3 lacks, each with the guard that keeps it from 10.3.
+# Key: the Python name as used (``trt.X`` -> "X", ``obj.method`` -> "method", ``trt.E.M`` -> "E.M").
+NOT_IN_TENSORRT_10_3 = {
+    "ComputeCapability": "TensorRT-RTX only: read in Flavour.configure_targets and rtx_targets, both behind is_rtx",
+    "num_compute_capabilities": "TensorRT-RTX only: set in Flavour.configure_targets behind is_rtx",
+    "set_compute_capability": "TensorRT-RTX only: called in Flavour.configure_targets behind is_rtx",
+}
 
 
 def flavour_label(name: str) -> str:
@@ -101,6 +114,38 @@ class Flavour:
         if not self.supports_plugins:
             raise TrtmatteError(f"{flavour_label(self.name)} has no plugin layers, so {what} cannot be used with it: install "
                                 "standard TensorRT (pip install tensorrt), or export without --fused-blend")
+
+    def check_dla(self, dla_core: int | None, gpu_fallback: bool = False) -> None:
+        """Refuse, before any work, DLA options this flavour or the arguments cannot honour."""
+        if dla_core is None:
+            if gpu_fallback:
+                raise TrtmatteError("--allow-gpu-fallback only applies with --dla-core N: add --dla-core 0 (or 1), "
+                                    "or drop --allow-gpu-fallback")
+            return
+        if self.is_rtx:
+            raise TrtmatteError(f"{self.label} has no DLA support (--dla-core is for Jetson's accelerators): build on the "
+                                "Jetson with standard TensorRT (JetPack's python3-libnvinfer), or drop --dla-core")
+        if dla_core < 0:
+            raise TrtmatteError(f"--dla-core must be 0 or more (Orin has DLA cores 0 and 1), got {dla_core}")
+
+    def configure_dla(self, builder: Any, config: Any, dla_core: int | None, gpu_fallback: bool = False) -> dict:
+        """Put the network on DLA core ``dla_core`` (standard TensorRT on Jetson Orin/Xavier); return
+        the sidecar fields that record it. Without ``gpu_fallback`` every layer must run on the DLA or
+        the build fails; with it, TensorRT runs what the DLA cannot on the GPU."""
+        self.check_dla(dla_core, gpu_fallback)
+        if dla_core is None:
+            return {}
+        trt = self.module
+        cores = int(builder.num_DLA_cores)
+        if dla_core >= cores:
+            found = f"only {cores} DLA core{'s' if cores != 1 else ''} (0..{cores - 1})" if cores else "no DLA"
+            raise TrtmatteError(f"--dla-core {dla_core}: this device has {found}; Jetson AGX Orin, Orin NX and Xavier have "
+                                "DLA (Orin Nano and other GPUs have none): drop --dla-core to build for the GPU")
+        config.default_device_type = trt.DeviceType.DLA
+        config.DLA_core = dla_core
+        if gpu_fallback:
+            config.set_flag(trt.BuilderFlag.GPU_FALLBACK)
+        return {"dla_core": dla_core, "gpu_fallback": gpu_fallback}
 
     def target_key(self, requested: list[str] | None, gpu: GpuInfo | None) -> list[str]:
         """What a plan built now would be tied to (the engine cache's key)."""

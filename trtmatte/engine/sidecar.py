@@ -29,6 +29,8 @@ class EngineMeta:
     gpu_compute_capability: str = ""
     hardware_compatible: bool = False
     version_compatible: bool = False
+    dla_core: int | None = None  # standard TensorRT on Jetson: the DLA core the network runs on
+    gpu_fallback: bool = False  # with dla_core: layers the DLA cannot run were placed on the GPU
     plugins: list[dict] = field(default_factory=list)  # {"name", "version", "namespace", "library"}
     onnx_metadata: dict[str, str] = field(default_factory=dict)
     trtmatte_version: str = ""

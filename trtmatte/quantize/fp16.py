@@ -107,29 +107,37 @@ def _restore_float_outputs(graph, float_outputs: set[str]) -> None:
         out.type.tensor_type.elem_type = FLOAT
 
 
-def convert_fp16(src: str | os.PathLike, dst: str | os.PathLike) -> FP16Report:
-    """Write ``dst``: ``src`` with its network body in float16 and its pipeline in float32."""
+def body_to_fp16(model, body: set[str]):
+    """``model`` with the nodes named in ``body`` in float16 and everything else float32 (the
+    conversion and its repairs, see the module doc). Returns (model, float32 values that float16
+    would clamp, round trips removed). Also used for the float parts of INT8 graphs (int8.py)."""
     float16 = require("onnxconverter_common.float16", "FP16 conversion (pip install onnxconverter-common)")
     numpy_helper = require("onnx.numpy_helper", "FP16 conversion")
-    start = time.perf_counter()
-    check_writable(dst)
-    model = load_onnx(src, "FP16 conversion")
-    name_nodes(model.graph)
-    anatomy = analyse(model, str(src))
-    nodes_before = len(model.graph.node)
-    body_inits = {name for n in model.graph.node if n.name in anatomy.body for name in n.input}
+    body_inits = {name for n in model.graph.node if n.name in body for name in n.input}
     originals = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer
                  if i.data_type == FLOAT and i.name in body_inits}
     out_of_range = sum(int(np.count_nonzero(np.abs(a) > FP16_MAX)) for a in originals.values())
     float_outputs = {o.name for o in model.graph.output if o.type.tensor_type.elem_type == FLOAT}
-    blocked = [n.name for n in model.graph.node if n.name not in anatomy.body]
+    blocked = [n.name for n in model.graph.node if n.name not in body]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # one warning per clamped tiny weight; counted above instead
         model = float16.convert_float_to_float16(model, min_positive_val=FP16_TINY, max_finite_val=FP16_MAX,
                                                  keep_io_types=True, op_block_list=[], node_block_list=blocked)
     _restore_resize_params(model.graph, originals)
     _restore_float_outputs(model.graph, float_outputs)
-    round_trips = _drop_round_trips(model.graph)
+    return model, out_of_range, _drop_round_trips(model.graph)
+
+
+def convert_fp16(src: str | os.PathLike, dst: str | os.PathLike) -> FP16Report:
+    """Write ``dst``: ``src`` with its network body in float16 and its pipeline in float32."""
+    require("onnxconverter_common.float16", "FP16 conversion (pip install onnxconverter-common)")
+    start = time.perf_counter()
+    check_writable(dst)
+    model = load_onnx(src, "FP16 conversion")
+    name_nodes(model.graph)
+    anatomy = analyse(model, str(src))
+    nodes_before = len(model.graph.node)
+    model, out_of_range, round_trips = body_to_fp16(model, set(anatomy.body))
     size = save_derived(model, dst, "the fp16 graph", {PRECISION: "fp16"})
     return FP16Report(
         path=str(dst), body_nodes=len(anatomy.body), fp16_convs=len(anatomy.convs),

@@ -14,7 +14,16 @@ because ``quantize_static`` cannot set the histogram size (see HISTOGRAM_OPTIONS
 * a few layers stay in higher precision (``exclude``): by default the encoder stem (it reads
   the raw mean-subtracted pixels), the fusion net's RGB conv (the same input) and the three logit
   convs (their error goes straight into F, B and beta). They are found structurally
-  (contract/anatomy.py); node names may be given too.
+  (contract/anatomy.py); node names may be given too;
+* ``body="fp16"`` (default for TensorRT): everything of the network body that is not int8 runs in
+  float16, as FP16 graphs do (fp16.py), the strongly typed equivalent of ``trtexec --fp16 --int8``.
+  Calibration and Q/DQ placement run on the float32 graph, then the body (with its Q/DQ) is
+  converted: Q/DQ scales become float16, which needs opset 19 (QuantizeLinear-19 takes float16),
+  so the graph's opset is raised to 19. Scales below float16's smallest normal number (2^-14) are
+  raised to it first, and the int8 weights of such channels requantized, so no scale underflows
+  to a subnormal or zero. Without it (``body="fp32"``) the excluded convs and everything between
+  the int8 convs stay float32: measured on the bundled lite model with TensorRT-RTX, that INT8
+  plan was larger than the FP16 one (docs/precision.md).
 
 Calibration feeds ``calibration_images`` (uint8 HxWx3, all one size, batch 1) through the whole
 pipeline graph, so activation ranges are those of the real pre-processing. A graph with a
@@ -48,6 +57,10 @@ from ..contract.anatomy import ROLES, analyse, name_nodes
 CALIBRATION_METHODS = {"max": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
 DEFAULT_EXCLUDE = ROLES  # stem, logits, image_convs
 INT8_TARGETS = ("tensorrt", "onnxruntime")
+INT8_BODIES = ("fp16", "fp32")  # the float precision of an INT8 graph's non-quantized body
+INT8_BODY = "int8_body"  # metadata: that precision
+FP16_SCALE_MIN = 2.0**-14  # smallest normal float16: a Q/DQ scale below it loses precision or becomes 0
+QDQ_OPSET = 19  # QuantizeLinear/DequantizeLinear with float16 scales
 CALIBRATION_CHUNK = 4  # images per onnxruntime collect_data call (see _calibrate)
 
 
@@ -62,6 +75,8 @@ class INT8Report:
     readers_rewired: int
     seconds: float
     size_bytes: int
+    body: str = "fp32"  # precision of the non-quantized body (INT8_BODIES)
+    scales_raised: int = 0  # Q/DQ scale values raised to FP16_SCALE_MIN for the float16 body
 
 
 def _check_images(images: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -208,10 +223,56 @@ def _float_readers_only_for_convs(graph, quantized: set[str]) -> int:
     return rewired
 
 
+def _fp16_safe_scales(graph) -> int:
+    """Raise Q/DQ scales below FP16_SCALE_MIN to it (float16 would store them as subnormals, or 0).
+    A weight channel's int8 values are requantized for its new scale, so q * scale still gives the
+    weights; an activation scale that small only makes steps coarser than the values it covers.
+    Returns how many scale values changed."""
+    numpy_helper = require("onnx.numpy_helper")
+    inits = {i.name: i for i in graph.initializer}
+    changed, done = 0, set()
+    for node in graph.node:
+        if node.op_type not in ("QuantizeLinear", "DequantizeLinear") or node.input[1] in done:
+            continue
+        done.add(node.input[1])
+        scale = numpy_helper.to_array(inits[node.input[1]]).astype(np.float32)
+        low = scale < FP16_SCALE_MIN
+        if not low.any():
+            continue
+        new_scale = np.where(low, np.float32(FP16_SCALE_MIN), scale).astype(np.float32)
+        if node.op_type == "DequantizeLinear" and node.input[0] in inits:  # int8 weights, per channel (axis 0)
+            q = numpy_helper.to_array(inits[node.input[0]])
+            shape = (-1,) + (1,) * (q.ndim - 1) if scale.ndim == 1 else ()
+            weights = q.astype(np.float32) * scale.reshape(shape)
+            requantized = np.clip(np.round(weights / new_scale.reshape(shape)), -127, 127).astype(q.dtype)
+            inits[node.input[0]].CopyFrom(numpy_helper.from_array(requantized, node.input[0]))
+        inits[node.input[1]].CopyFrom(numpy_helper.from_array(new_scale, node.input[1]))
+        changed += int(low.sum())
+    return changed
+
+
+def _raise_opset(model, version: int):
+    """``model`` at opset ``version`` (>= 19). From opset 18 only the number changes: every op that
+    changed in 19 (Cast, Resize, Pad, AveragePool, Q/DQ, Shape, ...) only gained types, modes or
+    attributes, so an opset-18 node means the same at 19. Older graphs (trtmatte exports opset 17
+    with --opset 17) go through onnx's version converter, because opset 18 moved Reduce*'s axes
+    and Split's sizes from attributes to inputs."""
+    current = next((e.version for e in model.opset_import if e.domain in ("", "ai.onnx")), version)
+    if current >= version:
+        return model
+    if current < 18:
+        version_converter = require("onnx.version_converter", "INT8 quantization with a float16 body")
+        return version_converter.convert_version(model, version)
+    for entry in model.opset_import:
+        if entry.domain in ("", "ai.onnx"):
+            entry.version = version
+    return model
+
+
 def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, calibration_images: Sequence[np.ndarray],
                   method: str = "max", exclude: Iterable[str] = DEFAULT_EXCLUDE,
                   percentile: float = 99.999, target: str = "tensorrt",
-                  calibration_trimaps: Sequence[np.ndarray] | None = None) -> INT8Report:
+                  calibration_trimaps: Sequence[np.ndarray] | None = None, body: str | None = None) -> INT8Report:
     """Write ``dst``: ``src`` with Q/DQ in front of every body Conv not in ``exclude``.
 
     ``target="tensorrt"`` (default) places Q/DQ as TensorRT fuses it (see the module doc).
@@ -219,9 +280,17 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, calibration_im
     are quantized too and activations are asymmetric uint8, so DQ -> Conv -> Q fuses into
     QLinearConv. Measured on late_fusion_lite at 800x800 on 2 cores: 2.9 s against 4.2 s FP32,
     while the TensorRT placement runs slower than FP32 there (6.0 s: onnxruntime dequantizes
-    the weights and convolves in float)."""
+    the weights and convolves in float).
+
+    ``body``: the float precision of what is not int8 (see the module doc); default fp16 for
+    TensorRT, fp32 for onnxruntime (its QLinearConv path runs between float32 tensors)."""
     if target not in INT8_TARGETS:
         raise TrtmatteError(f"unknown INT8 target {target!r}: use one of {', '.join(INT8_TARGETS)}")
+    body = body or ("fp16" if target == "tensorrt" else "fp32")
+    if body not in INT8_BODIES:
+        raise TrtmatteError(f"unknown INT8 body precision {body!r}: use one of {', '.join(INT8_BODIES)}")
+    if body == "fp16" and target != "tensorrt":
+        raise TrtmatteError("an fp16 body is for TensorRT's int8 kernels: use --int8-body fp32 with --target onnxruntime")
     for_trt = target == "tensorrt"
     ort_quant = require("onnxruntime.quantization", "INT8 calibration")
     start = time.perf_counter()
@@ -259,10 +328,20 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, calibration_im
         qmodel = quantizer.model.model
     qmodel.producer_name, qmodel.producer_version = model.producer_name, model.producer_version
     rewired = _float_readers_only_for_convs(qmodel.graph, set(quantized)) if for_trt else 0
+    raised = 0
+    if body == "fp16":
+        from .fp16 import body_to_fp16
+
+        # the Q/DQ pairs sit between body nodes (the stem's and image convs' ones read pre-processing
+        # output when those convs are quantized: the converter casts that to float16 for them)
+        qdq = {n.name for n in qmodel.graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")}
+        raised = _fp16_safe_scales(qmodel.graph)
+        qmodel = _raise_opset(qmodel, QDQ_OPSET)
+        qmodel = body_to_fp16(qmodel, set(anatomy.body) | qdq)[0]
     size = save_derived(qmodel, dst, "the int8 graph",
                         {PRECISION: "int8", CALIBRATION: f"{method}, {len(images)} images "
                                                          f"{images[0].shape[0]}x{images[0].shape[1]}",
-                         INT8_TARGET: target})
+                         INT8_TARGET: target, INT8_BODY: body})
     return INT8Report(path=str(dst), method=method, calibration_images=len(images), image_shape=images[0].shape,
                       quantized_convs=len(quantized), excluded=excluded, readers_rewired=rewired,
-                      seconds=time.perf_counter() - start, size_bytes=size)
+                      seconds=time.perf_counter() - start, size_bytes=size, body=body, scales_raised=raised)
