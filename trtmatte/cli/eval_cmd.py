@@ -3,7 +3,8 @@ from __future__ import annotations
 import argparse
 
 from .base import Command
-from .model_flags import add_auto_trimap_arguments, add_model_arguments, auto_trimap_options, open_matter
+from .model_flags import (add_auto_trimap_arguments, add_model_arguments, add_trimap_model_argument,
+                          auto_trimap_options, open_matter)
 
 
 def _pixels(text: str) -> int:
@@ -79,9 +80,7 @@ class Eval(Command):
         trimap.add_argument("--trimap", metavar="auto", type=_auto,
                             help="auto: feed the model trimaps derived by Late Fusion instead of the dataset's "
                                  "(without it a trimap model is fed --trimaps DIR)")
-        trimap.add_argument("--trimap-model", metavar="LF",
-                            help="--trimap auto: the Late Fusion model (a graph exported with --debug-outputs, its "
-                                 "engine, or a checkpoint; default: the bundled demo checkpoint, through PyTorch)")
+        add_trimap_model_argument(trimap)
         add_auto_trimap_arguments(trimap)
 
     def run(self, args: argparse.Namespace) -> int:

@@ -5,7 +5,8 @@ import sys
 from pathlib import Path
 
 from .base import Command
-from .model_flags import add_auto_trimap_arguments, add_model_arguments, auto_trimap_options, open_matter
+from .model_flags import (add_auto_trimap_arguments, add_model_arguments, add_trimap_model_argument,
+                          auto_trimap_options, open_matter)
 
 
 class Matte(Command):
@@ -60,9 +61,7 @@ class Matte(Command):
                             help="the trimap of one image, or a folder of trimaps named like the images (same path "
                                  "below the input folder, any image suffix); 0 background, 128 unknown, 255 foreground "
                                  "(values below 85 read as 0, above 170 as 255, else 128). auto: derived by Late Fusion")
-        trimap.add_argument("--trimap-model", metavar="LF",
-                            help="--trimap auto: the Late Fusion model (a graph exported with --debug-outputs, its "
-                                 "engine, or a checkpoint; default: the bundled demo checkpoint, through PyTorch)")
+        add_trimap_model_argument(trimap)
         add_auto_trimap_arguments(trimap)
 
     def run(self, args: argparse.Namespace) -> int:

@@ -35,6 +35,13 @@ def open_matter(args: argparse.Namespace, log: Callable[[str], None] = print, **
                   device=args.device, precision=args.precision, max_side=args.max_side, log=log, **options)
 
 
+def add_trimap_model_argument(group) -> None:
+    """--trimap-model: where --trimap auto takes Late Fusion's F and B from (matte, eval, serve)."""
+    group.add_argument("--trimap-model", metavar="LF",
+                       help="--trimap auto: the Late Fusion model (a graph exported with --debug-outputs, its "
+                            "engine, or a checkpoint; default: the bundled demo checkpoint, through PyTorch)")
+
+
 def add_auto_trimap_arguments(group) -> None:
     """--trimap-confidence / --trimap-dilate: how a trimap is derived from Late Fusion's F and B."""
     from ..trimap import AutoTrimapOptions

@@ -4,7 +4,7 @@ import argparse
 
 from ..runtime.matter import BACKENDS
 from .base import Command
-from .model_flags import add_auto_trimap_arguments, add_model_arguments
+from .model_flags import add_auto_trimap_arguments, add_model_arguments, add_trimap_model_argument
 
 
 def add_batching_arguments(parser: argparse.ArgumentParser, max_batch_default: int | None) -> None:
@@ -50,7 +50,7 @@ class Serve(Command):
         trimap.add_argument("--trimap", choices=("auto",),
                             help="auto: derive the trimap with Late Fusion (clients then send images only); "
                                  "without it, clients of a trimap model send the input 'trimap'")
-        trimap.add_argument("--trimap-model", help="with --trimap auto: the Late Fusion graph/engine/checkpoint")
+        add_trimap_model_argument(trimap)
         add_auto_trimap_arguments(trimap)
         add_batching_arguments(parser, 8)
         server = parser.add_argument_group("server")
