@@ -68,12 +68,17 @@ def capi(cpp_build) -> CApi:
     return CApi(cpp_build.library)
 
 
-@pytest.fixture(scope="session")
-def matter(capi, graph):
+def opened(capi, graph):
+    """A handle on ``graph`` for a fixture to yield; closed when the fixture ends."""
     status, handle = capi.open(graph)
     assert status == OK, capi.last_error()
     yield handle
     capi.lib.trtmatte_close(handle)
+
+
+@pytest.fixture(scope="session")
+def matter(capi, graph):
+    yield from opened(capi, graph)
 
 
 def test_real_photos_match_python_onnxruntime(capi, matter, photos, python_alpha, diff_255):
@@ -213,10 +218,7 @@ def test_last_error_is_per_thread(capi, matter):
 
 @pytest.fixture(scope="module")
 def ada(capi, ada_graph):
-    status, handle = capi.open(ada_graph)
-    assert status == OK, capi.last_error()
-    yield handle
-    capi.lib.trtmatte_close(handle)
+    yield from opened(capi, ada_graph)
 
 
 def test_trimap_model_matches_python_onnxruntime(capi, ada, matter, ada_inputs, ada_python_alpha, diff_255):
