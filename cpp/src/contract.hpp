@@ -10,6 +10,7 @@ constexpr const char* kAlpha = "alpha";    // [N, H, W]: uint8 (x255), float16 o
 constexpr const char* kMetadataPrefix = "trtmatte.";
 constexpr const char* kVariant = "variant";
 constexpr const char* kPrecision = "precision";  // absent: fp32
+constexpr const char* kInt8Body = "int8_body";   // INT8 graphs: fp16 (made for TensorRT) or fp32
 constexpr const char* kFamily = "family";        // late_fusion, adamatting (absent in graphs from before families)
 constexpr const char* kInputs = "inputs";        // "image" or "image,trimap"
 constexpr const char* kTrimapSource = "trimap_source";  // Late Fusion -> AdaMatting graphs: what derives the trimap

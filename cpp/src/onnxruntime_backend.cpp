@@ -219,6 +219,15 @@ private:
         info_.version = runtime_.version;
         info_.device = "CPU";
         info_.precision = lookup(contract::kPrecision, "fp32");
+        // onnxruntime's float16 QuantizeLinear truncates instead of rounding to nearest (its issues
+        // 18576 and 22741), a systematic error TensorRT does not make. Python rewrites those nodes
+        // into float32 (trtmatte/contract/ort_rounding.py), which needs the onnx package; here the
+        // graph is refused instead of run wrongly.
+        if (lookup(contract::kInt8Body, "") == std::string("fp16"))
+            throw Error(Errc::Unsupported, path_ + " is an INT8 graph with a float16 body (made for TensorRT), and "
+                                               "onnxruntime's float16 QuantizeLinear truncates instead of rounding: "
+                                               "build a TensorRT engine from it, or quantize with --int8-body fp32 "
+                                               "for the onnxruntime backend");
         info_.variant = lookup(contract::kVariant, "?");
         info_.family = lookup(contract::kFamily, "?");
         info_.trimap_source = lookup(contract::kTrimapSource, "");

@@ -100,6 +100,7 @@ def test_bad_arguments_are_refused_before_the_model_loads(tmp_path):
     for args, expect in ((["--jobs", "0"], "--jobs must be at least 1"),
                          (["--smooth", "1.5"], "--smooth must be in [0, 1)"),
                          (["--bg-color", "#12"], "--bg-color must be #RRGGBB"),
+                         (["--threads", "0"], "--threads must be at least 1"),
                          (["--output-type", "composite", "--bg-image", str(tmp_path / "none.jpg")], "none.jpg not found")):
         r = trtmatte(str(tmp_path / "a.png"), str(tmp_path / "b.png"), "-o", str(tmp_path / "out"), *args)
         assert r.returncode == 1 and expect in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr

@@ -60,7 +60,7 @@ def test_contract_constants_are_pythons():
     found = dict(re.findall(r'constexpr const char\* (k\w+) = "([^"]*)"', text))
     assert found == {"kImage": names.IMAGE, "kTrimap": names.TRIMAP, "kAlpha": names.ALPHA,
                      "kMetadataPrefix": names.METADATA_PREFIX, "kVariant": names.VARIANT,
-                     "kPrecision": names.PRECISION, "kFamily": names.FAMILY, "kInputs": names.INPUTS,
+                     "kPrecision": names.PRECISION, "kInt8Body": names.INT8_BODY, "kFamily": names.FAMILY, "kInputs": names.INPUTS,
                      "kTrimapSource": names.TRIMAP_SOURCE}
 
 

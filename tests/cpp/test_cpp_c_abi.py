@@ -154,6 +154,25 @@ def test_not_a_trtmatte_graph(capi, tmp_path):
                    "is not a trtmatte whole-pipeline graph (expects uint8 input 'image', and 'trimap' for trimap models)")
 
 
+def test_float16_body_int8_graph_is_refused(capi, graph, tmp_path):
+    """onnxruntime would truncate its float16 QuantizeLinear (trtmatte/contract/ort_rounding.py);
+    the C++ onnxruntime backend, which cannot rewrite the graph, refuses it in one line."""
+    onnx = pytest.importorskip("onnx", reason="stamping a graph's metadata needs the onnx package")
+    from trtmatte.contract import read_metadata, stamp_metadata
+    from trtmatte.contract.names import INT8_BODY, PRECISION
+
+    model = onnx.load(str(graph))
+    stamp_metadata(model, {**read_metadata(model), PRECISION: "int8", INT8_BODY: "fp16"})
+    onnx.save(model, tmp_path / "int8_fp16_body.onnx")
+    one_line_error(capi, capi.open(tmp_path / "int8_fp16_body.onnx")[0], UNSUPPORTED, "int8_fp16_body.onnx",
+                   "float16 body", "truncates", "--int8-body fp32")
+    stamp_metadata(model, {**read_metadata(model), INT8_BODY: "fp32"})
+    onnx.save(model, tmp_path / "int8_fp32_body.onnx")
+    status, handle = capi.open(tmp_path / "int8_fp32_body.onnx")
+    assert status == OK, capi.last_error()
+    capi.lib.trtmatte_close(handle)
+
+
 def test_running_errors(capi, matter):
     rgb = np.zeros((8, 8, 3), np.uint8)
     alpha = np.zeros((8, 8), np.uint8)

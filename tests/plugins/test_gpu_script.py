@@ -2,26 +2,18 @@
 and that everything it compiles (kernel, CPU twin, the compute-sanitizer driver) compiles."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "benchmarks" / "gpu" / "plugin_kernel.py"
+from helpers.gpu_scripts import load_script, run_script
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("plugin_kernel_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("plugin_kernel")
 
 
 def test_arguments(script):
@@ -34,8 +26,7 @@ def test_arguments(script):
 
 
 def test_dry_run_prints_the_plan(tmp_path):
-    r = subprocess.run([sys.executable, str(SCRIPT), "--dry-run", "--out", str(tmp_path)], capture_output=True,
-                       text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    r = run_script("plugin_kernel", "--dry-run", "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr
     plan = json.loads(r.stdout)
     assert "-gencode=arch=compute_90,code=sm_90" in plan["build"]["kernel"]

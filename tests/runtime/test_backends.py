@@ -54,6 +54,35 @@ def test_onnxruntime_backend_end_to_end(tiny_onnx):
     assert np.array_equal(results[2].value, alpha[1:])
 
 
+def test_threads_reach_onnxruntime_and_are_checked(tiny_onnx):
+    from trtmatte import Matter
+
+    with Matter("onnxruntime", onnx=tiny_onnx, threads=1) as one, Matter("onnxruntime", onnx=tiny_onnx) as default:
+        assert one.session.session.get_session_options().intra_op_num_threads == 1
+        assert default.session.session.get_session_options().intra_op_num_threads == 0  # onnxruntime's: per core
+    with pytest.raises(TrtmatteError, match="--threads must be at least 1"):
+        Matter("onnxruntime", onnx=tiny_onnx, threads=0)
+
+
+def test_onnxruntime_run_failure_is_one_line(tiny_onnx, monkeypatch):
+    """A failure inside onnxruntime's run (out of memory, a kernel's own check) names the graph and
+    the batch instead of surfacing onnxruntime's exception."""
+    from onnxruntime.capi.onnxruntime_pybind11_state import RuntimeException
+
+    from trtmatte.runtime import OrtSession
+
+    session = OrtSession(tiny_onnx)
+
+    def fail(*args, **kwargs):
+        raise RuntimeException("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Non-zero status code\nstack")
+    monkeypatch.setattr(session.session, "run", fail)
+    with pytest.raises(TrtmatteError) as err:
+        session.run(np.zeros((2, 45, 70, 3), np.uint8))
+    message = str(err.value)
+    assert "\n" not in message and str(tiny_onnx) in message and "2 image(s) of 45x70" in message
+    assert "RUNTIME_EXCEPTION" in message and err.value.__cause__ is None
+
+
 def test_onnxruntime_cuda_without_provider_is_one_line(tiny_onnx):
     import onnxruntime
 

@@ -94,13 +94,15 @@ def test_torch_cuda_pipelined_two_slots_in_order():
 
 
 @needs_torch_cuda
-def test_torch_cuda_fp16_autocast_close_to_fp32():
+@pytest.mark.parametrize("precision,label", [("fp16", "fp16 (float16 network, BatchNorm folded)"),
+                                             ("fp16-autocast", "fp16 (autocast)")])
+def test_torch_cuda_fp16_close_to_fp32(precision, label):
     from trtmatte.runtime.torch_session import TorchSession
 
     x = frames(1, 96, 128)
     fp32 = TorchSession(TinyMatting().eval(), PRE, "tiny", "cuda").run(x).copy()
-    half = TorchSession(TinyMatting().eval(), PRE, "tiny", "cuda", precision="fp16")
-    assert half.info.precision == "fp16 (autocast)"
+    half = TorchSession(TinyMatting().eval(), PRE, "tiny", "cuda", precision=precision, graphs=True)
+    assert half.info.precision == label
     assert np.abs(half.run(x) - fp32).max() < 1e-2
 
 

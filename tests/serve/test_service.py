@@ -91,3 +91,13 @@ def test_a_failing_run_fails_only_its_size_group():
 def test_wrong_rank_or_channels_is_refused(shape):
     reply, = MattingService(RecordingModel()).handle([Request(np.zeros(shape, np.uint8))])
     assert "image must be uint8 [H, W, 3]" in reply.error
+
+
+def test_instances_share_the_cores_unless_threads_is_given(monkeypatch):
+    """Each Python-backend instance is a process with its own thread pool: N of them split the cores."""
+    from trtmatte.serve.python_backend import cpu_threads
+
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert cpu_threads({}, 1) is None  # one instance: the library's default pool
+    assert [cpu_threads({}, n) for n in (2, 3, 16, 40)] == [8, 5, 1, 1]
+    assert cpu_threads({"threads": "6"}, 2) == 6 and cpu_threads({"threads": ""}, 4) == 4

@@ -77,6 +77,24 @@ def test_onnxruntime_repository_for_cpu_nodes(tmp_path, tiny_onnx):
     assert (out / "matting" / "1" / "model.onnx").read_bytes() == tiny_onnx.read_bytes()
 
 
+def test_float16_body_int8_graph_is_not_given_to_tritons_onnxruntime(tmp_path, tiny_onnx, capsys):
+    """Triton's onnxruntime backend would truncate its float16 QuantizeLinear
+    (trtmatte/contract/ort_rounding.py); the Python backend, running trtmatte's OrtSession, rounds."""
+    onnx = pytest.importorskip("onnx", reason="stamping a graph's metadata needs the onnx package")
+    from trtmatte.contract import read_metadata, stamp_metadata
+    from trtmatte.contract.names import INT8_BODY, PRECISION
+
+    model = onnx.load(str(tiny_onnx))
+    stamp_metadata(model, {**read_metadata(model), PRECISION: "int8", INT8_BODY: "fp16"})
+    graph = tmp_path / "int8.onnx"
+    onnx.save(model, graph)
+    assert main(["triton-repo", str(tmp_path / "out"), "--onnx", str(graph)]) == 1
+    err = capsys.readouterr().err
+    assert "float16 body" in err and "serve it with --python" in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "out").exists()
+    assert main(["triton-repo", str(tmp_path / "out"), "--python", "--onnx", str(graph)]) == 0
+
+
 def test_plans_of_tensorrt_rtx_and_bad_options_are_refused_in_one_line_leaving_nothing(tmp_path, capsys):
     rtx = fake_standard_plan(tmp_path, flavour="tensorrt_rtx", plugin=False)
     cases = [(["--engine", str(rtx)], "tensorrt_plan backend runs standard TensorRT plans"),

@@ -21,10 +21,14 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--variant", help="registry variant, when the weights file does not say")
     group.add_argument("--device", choices=DEVICES, help="default: the best the backend has")
     group.add_argument("--precision", default="fp32", choices=TORCH_PRECISIONS,
-                       help="torch only (fp16 = autocast on CUDA); other backends take it from the graph or engine")
+                       help="torch only, fp16 on CUDA: the network in float16, BatchNorm folded, output heads in "
+                            "float32; fp16-autocast: autocast (the earlier path). Other backends take it from the "
+                            "graph or engine")
     group.add_argument("--max-side", type=int,
                        help="torch only: cap on the longer working side (default: the variant's, 800); "
                             "an exported graph has it baked in")
+    group.add_argument("--threads", type=int, metavar="N",
+                       help="CPU threads of onnxruntime's pool, or PyTorch's (default: the library's, one per core)")
 
 
 def open_matter(args: argparse.Namespace, log: Callable[[str], None] = print, **options):
@@ -32,7 +36,8 @@ def open_matter(args: argparse.Namespace, log: Callable[[str], None] = print, **
     from ..runtime.matter import Matter
 
     return Matter(args.backend, onnx=args.onnx, engine=args.engine, weights=args.weights, variant=args.variant,
-                  device=args.device, precision=args.precision, max_side=args.max_side, log=log, **options)
+                  device=args.device, precision=args.precision, max_side=args.max_side, threads=args.threads, log=log,
+                  **options)
 
 
 def add_trimap_model_argument(group) -> None:

@@ -75,6 +75,8 @@ class Serve(Command):
                   "trimap_confidence": str(args.trimap_confidence), "trimap_dilate": str(args.trimap_dilate)}
         if args.max_side:
             matter["max_side"] = str(args.max_side)
+        if args.threads:
+            matter["threads"] = str(args.threads)
         options = ServeOptions(ModelSource(args.engine, args.onnx, args.weights),
                                {k: v for k, v in matter.items() if v}, repo_options(args),
                                Ports(args.http_port, args.grpc_port, args.metrics_port, args.address),

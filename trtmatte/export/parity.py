@@ -133,7 +133,8 @@ def _compare(network, preprocessing, variant, onnx_path, alpha_dtype, shape, wei
     photos = dict(zip(PARITY_PHOTOS, sample_photos(max_side=1024)))
     batches = static_batch(photos, shape) if shape else parity_batches(photos)
     pipeline = network if hasattr(network, "input_names") else None
-    reference = TorchSession(network, preprocessing, variant, enforce_trimap=enforce_trimap, pipeline=pipeline)
+    reference = TorchSession(network, preprocessing, variant, enforce_trimap=enforce_trimap, pipeline=pipeline,
+                             fold_batchnorm=False)  # the network exactly as exported
     candidate = OrtSession(onnx_path)
     log(f"parity: {candidate.info.label} vs {reference.info.label}; weights: {weights_note or 'unknown provenance'}")
     stats = compare_sessions(reference, candidate, batches, TOLERANCE[alpha_dtype])

@@ -21,6 +21,7 @@ import numpy as np
 
 from .._version import __version__
 from .. import metrics as M
+from ..contract.names import INT8_BODY
 
 METRICS = ("sad", "mse", "grad", "conn")
 REGIONS = ("band", "full")
@@ -50,6 +51,7 @@ class GraphAccuracy:
     delta_composites: dict = field(default_factory=dict)  # max / p99 / mean |alpha - alpha_fp32|
     delta_photos: dict = field(default_factory=dict)
     goal: dict = field(default_factory=dict)
+    int8_body: str | None = None  # INT8 graphs: fp16 / fp32, the float precision of the rest of the body
 
 
 def _graph_size(path: str) -> int:
@@ -76,9 +78,9 @@ def _mean_metrics(alphas: list[np.ndarray], truths: list[np.ndarray], band: int)
 
 def _run(session_factory: Callable, path: str, images: Sequence[np.ndarray], photos: Sequence[np.ndarray],
          trimaps: Sequence[np.ndarray] = (), photo_trimaps: Sequence[np.ndarray] = ()
-         ) -> tuple[list[np.ndarray], float, list[np.ndarray]]:
-    """One session per graph: (alphas of ``images``, seconds they took, alphas of ``photos``).
-    A graph with a trimap input gets ``trimaps`` and ``photo_trimaps`` with them."""
+         ) -> tuple[list[np.ndarray], float, list[np.ndarray], dict]:
+    """One session per graph: (alphas of ``images``, seconds they took, alphas of ``photos``, the
+    graph's trtmatte metadata). A graph with a trimap input gets ``trimaps`` and ``photo_trimaps``."""
     session = session_factory(path)
 
     def run(pictures, maps):
@@ -88,7 +90,7 @@ def _run(session_factory: Callable, path: str, images: Sequence[np.ndarray], pho
     start = time.perf_counter()
     out = run(images, trimaps)
     seconds = time.perf_counter() - start
-    return out, seconds, run(photos, photo_trimaps)
+    return out, seconds, run(photos, photo_trimaps), getattr(session, "metadata", {})
 
 
 def accuracy_report(reference: str, candidates: Sequence[Candidate], composites: Sequence[tuple[np.ndarray, np.ndarray]],
@@ -111,13 +113,13 @@ def accuracy_report(reference: str, candidates: Sequence[Candidate], composites:
     say = progress or (lambda _msg: None)
 
     say(f"fp32: {reference}")
-    ref_alphas, ref_seconds, ref_photos = _run(OrtSession, reference, images, photo_images, trimaps, photo_trimaps)
+    ref_alphas, ref_seconds, ref_photos, _ = _run(OrtSession, reference, images, photo_images, trimaps, photo_trimaps)
     fp32 = GraphAccuracy("fp32", reference, "fp32", None, _graph_size(reference), ref_seconds,
                          metrics=_mean_metrics(ref_alphas, truths, band))
     results = [fp32]
     for cand in candidates:
         say(f"{cand.label}: {cand.path}")
-        alphas, seconds, photo_alphas = _run(OrtSession, cand.path, images, photo_images, trimaps, photo_trimaps)
+        alphas, seconds, photo_alphas, metadata = _run(OrtSession, cand.path, images, photo_images, trimaps, photo_trimaps)
         metrics = _mean_metrics(alphas, truths, band)
         relative = {r: {m: (metrics[r][m] - fp32.metrics[r][m]) / fp32.metrics[r][m] if fp32.metrics[r][m] else 0.0
                         for m in METRICS} for r in REGIONS}
@@ -129,11 +131,13 @@ def accuracy_report(reference: str, candidates: Sequence[Candidate], composites:
         results.append(GraphAccuracy(
             cand.label, cand.path, cand.precision, cand.method, _graph_size(cand.path), seconds, metrics, relative,
             _delta([np.abs(a - r) for a, r in zip(alphas, ref_alphas)]),
-            _delta([np.abs(a - r) for a, r in zip(photo_alphas, ref_photos)]), goal))
+            _delta([np.abs(a - r) for a, r in zip(photo_alphas, ref_photos)]), goal, metadata.get(INT8_BODY)))
     return {
         "trtmatte_version": __version__,
         "backend": f"onnxruntime {ort_version} CPU ({os.cpu_count()} cores, {platform.machine()})",
         "fp16_note": "float16 nodes without an onnxruntime CPU kernel are computed in float32 between float16 casts",
+        "int8_note": "INT8 graphs on a float16 body: their float16 QuantizeLinear nodes run in float32, because "
+                     "onnxruntime truncates float16 ones instead of rounding (trtmatte/contract/ort_rounding.py)",
         "weights": weights,
         "composites": len(composites),
         "composite_sizes": sorted({f"{im.shape[0]}x{im.shape[1]}" for im in images}),

@@ -49,7 +49,7 @@ import numpy as np
 from .._lazy import require
 from ..errors import TrtmatteError
 from ..contract.graphio import load_onnx, save_derived
-from ..contract.names import CALIBRATION, IMAGE, INT8_TARGET, PRECISION, TRIMAP
+from ..contract.names import CALIBRATION, IMAGE, INT8_BODY, INT8_TARGET, PRECISION, TRIMAP
 from ..fileio import check_writable
 from ..contract.anatomy import ROLES, analyse, name_nodes
 
@@ -58,7 +58,6 @@ CALIBRATION_METHODS = {"max": "MinMax", "entropy": "Entropy", "percentile": "Per
 DEFAULT_EXCLUDE = ROLES  # stem, logits, image_convs
 INT8_TARGETS = ("tensorrt", "onnxruntime")
 INT8_BODIES = ("fp16", "fp32")  # the float precision of an INT8 graph's non-quantized body
-INT8_BODY = "int8_body"  # metadata: that precision
 FP16_SCALE_MIN = 2.0**-14  # smallest normal float16: a Q/DQ scale below it loses precision or becomes 0
 QDQ_OPSET = 19  # QuantizeLinear/DequantizeLinear with float16 scales
 CALIBRATION_CHUNK = 4  # images per onnxruntime collect_data call (see _calibrate)

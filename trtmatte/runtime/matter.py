@@ -31,7 +31,7 @@ from .session import Batch, MattingSession
 
 BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
 DEVICES = ("cpu", "cuda")
-TORCH_PRECISIONS = ("fp32", "fp16")  # other backends take precision from the graph or engine
+TORCH_PRECISIONS = ("fp32", "fp16", "fp16-autocast")  # other backends take precision from the graph or engine
 RANK = {("tensorrt", "gpu"): 0, ("onnxruntime", "gpu"): 1, ("torch", "gpu"): 2, ("onnxruntime", "cpu"): 3,
         ("torch", "cpu"): 4}
 # A backend without its model flag: auto passes it over with the short reason; an explicit
@@ -137,17 +137,22 @@ class Matter:
                  variant: str | None = None, device: str | None = None, precision: str = "fp32",
                  max_side: int | None = None, slots: int = 1, graphs: bool = False, random_weights: bool = False,
                  env: Environment | None = None, log: Callable[[str], None] | None = None,
-                 auto_trimap: AutoTrimapOptions | None = None, trimap_model: str | os.PathLike | None = None):
+                 auto_trimap: AutoTrimapOptions | None = None, trimap_model: str | os.PathLike | None = None,
+                 threads: int | None = None):
         """``random_weights``: with no ``weights``, PyTorch may run a randomly initialised ``variant``
         (for timing only; said in the session's ``weights_note``). ``auto_trimap``: the model takes
         a trimap and Late Fusion derives it (``trimap_model``: a Late Fusion graph exported with
         --debug-outputs, an engine of one, or a checkpoint; default the bundled demo checkpoint),
-        so the Matter takes images only (runtime/auto_trimap.py)."""
+        so the Matter takes images only (runtime/auto_trimap.py). ``threads``: CPU threads of
+        onnxruntime's intra-op pool, or PyTorch's (``torch.set_num_threads``: for the whole process);
+        None leaves the library's default (one per core)."""
         if backend not in BACKENDS:
             raise TrtmatteError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
         if device is not None and device not in DEVICES:
             raise TrtmatteError(f"unknown device {device!r}: use {' or '.join(DEVICES)}")
         check_max_side(max_side)
+        if threads is not None and threads < 1:
+            raise TrtmatteError(f"--threads must be at least 1, not {threads}")
         env = env or Environment.probe(backend)
         if not (onnx or engine or weights or random_weights):
             # No model given: the bundled demo model, as a graph (onnxruntime/TensorRT, no torch
@@ -166,7 +171,8 @@ class Matter:
         for cand in cands:
             try:
                 self.session = self._open(cand, onnx=onnx, engine=engine, weights=weights, variant=variant,
-                                          precision=precision, max_side=max_side, slots=slots, graphs=graphs)
+                                          precision=precision, max_side=max_side, slots=slots, graphs=graphs,
+                                          threads=threads)
             except TrtmatteError as exc:
                 if backend != "auto" or len(cands) == 1:
                     raise  # nothing to fall back to: the backend's own one-line error says it best
@@ -188,7 +194,8 @@ class Matter:
         raise TrtmatteError(f"no backend can run{' (' + detail + ')' if detail else ''}: "
                             "give --onnx MODEL.onnx, --engine PLAN or --weights CKPT")
 
-    def _open(self, cand: Candidate, *, onnx, engine, weights, variant, precision, max_side, slots, graphs) -> MattingSession:
+    def _open(self, cand: Candidate, *, onnx, engine, weights, variant, precision, max_side, slots, graphs,
+              threads) -> MattingSession:
         if cand.backend != "torch" and max_side:
             raise TrtmatteError("--max-side is baked into an exported graph: re-export with `trtmatte export --max-side`")
         if cand.backend == "tensorrt":
@@ -206,7 +213,11 @@ class Matter:
 
             if precision != "fp32":
                 raise TrtmatteError("onnxruntime's precision is the graph's: pass an fp16/int8 graph from `trtmatte quantize`")
-            return OrtSession(onnx, device=cand.device)
+            return OrtSession(onnx, device=cand.device, threads=threads)
+        if threads:
+            from .._lazy import require
+
+            require("torch", "the PyTorch backend").set_num_threads(threads)
         return open_torch(weights, variant, cand.device, precision=precision, max_side=max_side, slots=slots,
                           graphs=graphs, log=self.log)
 

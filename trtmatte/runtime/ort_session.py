@@ -10,8 +10,33 @@ import numpy as np
 from .._lazy import require
 from ..errors import TrtmatteError
 from ..contract.metadata import stamped_precision
-from ..contract.names import ALPHA, IMAGE, METADATA_PREFIX, TRIMAP
+from ..contract.names import ALPHA, IMAGE, INT8_BODY, METADATA_PREFIX, TRIMAP
 from .session import MattingSession, SessionInfo
+
+
+def _load(ort, path, model, options, providers):
+    """An InferenceSession of ``model`` (a path or serialized bytes), errors in one line."""
+    try:
+        return ort.InferenceSession(model, options, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... types
+        raise TrtmatteError(f"onnxruntime cannot load {path}: {str(exc).splitlines()[0]}") from None
+
+
+def _quantizing_in_float32(path) -> bytes:
+    """The serialized graph at ``path`` with its float16 QuantizeLinear nodes in float32. Needs onnx
+    (not in the core install): without it, one line says why and what to do instead."""
+    from .._lazy import is_installed
+
+    if not is_installed("onnx"):
+        raise TrtmatteError(f"{path} is an INT8 graph with a float16 body (made for TensorRT), and onnxruntime's float16 "
+                            "QuantizeLinear truncates instead of rounding: install onnx (pip install onnx) so trtmatte "
+                            "runs those nodes in float32, or quantize with --int8-body fp32 for onnxruntime")
+    from ..contract.graphio import load_onnx
+    from ..contract.ort_rounding import quantize_in_float32
+
+    model = load_onnx(path, "running a float16-body INT8 graph in onnxruntime")
+    quantize_in_float32(model)
+    return model.SerializeToString()
 
 
 class OrtSession(MattingSession):
@@ -31,10 +56,13 @@ class OrtSession(MattingSession):
         if threads:
             options.intra_op_num_threads = threads
         options.log_severity_level = 3  # warnings about unused initializers are not the user's problem
-        try:
-            self.session = ort.InferenceSession(str(path), options, providers=providers or ["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... types
-            raise TrtmatteError(f"onnxruntime cannot load {path}: {str(exc).splitlines()[0]}") from None
+        providers = providers or ["CPUExecutionProvider"]
+        self.path = os.fspath(path)
+        self.session = _load(ort, path, str(path), options, providers)
+        custom = self.session.get_modelmeta().custom_metadata_map
+        if custom.get(METADATA_PREFIX + INT8_BODY) == "fp16":
+            # onnxruntime truncates float16 QuantizeLinear instead of rounding (contract/ort_rounding.py)
+            self.session = _load(ort, path, _quantizing_in_float32(path), options, providers)
         inputs = self.session.get_inputs()
         self.input_names = [i.name for i in inputs]
         if self.input_names not in ([IMAGE], [IMAGE, TRIMAP]) or any(i.type != "tensor(uint8)" for i in inputs):
@@ -42,7 +70,6 @@ class OrtSession(MattingSession):
                                 f"'{TRIMAP}' for trimap models); export it with `trtmatte export`")
         self.needs_trimap = TRIMAP in self.input_names
         # onnxruntime hands out the graph's metadata_props itself: no onnx package needed to run a graph
-        custom = self.session.get_modelmeta().custom_metadata_map
         self.metadata = {k[len(METADATA_PREFIX):]: v for k, v in custom.items() if k.startswith(METADATA_PREFIX)}
         self.output_names = [o.name for o in self.session.get_outputs()]
         provider = self.session.get_providers()[0].replace("ExecutionProvider", "").lower()
@@ -57,15 +84,20 @@ class OrtSession(MattingSession):
         feeds = {IMAGE: np.ascontiguousarray(images)}
         if trimap is not None:
             feeds[TRIMAP] = trimap
-        if self.io_binding is not None:
-            binding = self.io_binding
-            for name, value in feeds.items():
-                binding.bind_cpu_input(name, value)
-            for name in self.output_names:
-                binding.bind_output(name, "cpu")
-            self.session.run_with_iobinding(binding)
-            return dict(zip(self.output_names, binding.copy_outputs_to_cpu()))
-        return dict(zip(self.output_names, self.session.run(None, feeds)))
+        try:
+            if self.io_binding is not None:
+                binding = self.io_binding
+                for name, value in feeds.items():
+                    binding.bind_cpu_input(name, value)
+                for name in self.output_names:
+                    binding.bind_output(name, "cpu")
+                self.session.run_with_iobinding(binding)
+                return dict(zip(self.output_names, binding.copy_outputs_to_cpu()))
+            return dict(zip(self.output_names, self.session.run(None, feeds)))
+        except Exception as exc:  # onnxruntime's Fail/RuntimeException (out of memory, a kernel's own check)
+            raise TrtmatteError(f"onnxruntime failed to run {self.path} on {images.shape[0]} image(s) of "
+                                f"{images.shape[1]}x{images.shape[2]}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                                ) from None
 
     def run(self, images: np.ndarray, trimap: np.ndarray | None = None) -> np.ndarray:
         alpha = self.run_raw(images, trimap)[ALPHA]

@@ -23,7 +23,37 @@ from ..models.registry import Preprocessing
 from ..contract.names import ALPHA
 from .session import Batch, MattingSession, SessionInfo, Timing
 
-PRECISIONS = ("fp32", "fp16")
+# fp16: the network in float16 with BatchNorm folded and the output heads in float32
+# (models/inference.py); fp16-autocast: float32 weights, autocast's casts around each op (the
+# earlier fp16 path, kept to compare: `trtmatte bench --precision fp16-autocast`).
+PRECISIONS = ("fp32", "fp16", "fp16-autocast")
+
+
+PRECISION_LABELS = {"fp32": "fp32", "fp16": "fp16 (float16 network, BatchNorm folded)",
+                    "fp16-autocast": "fp16 (autocast)"}
+
+
+def inference_form(network: torch.nn.Module, half: bool, fold: bool = True) -> tuple[torch.nn.Module, str]:
+    """(the module to run, what was done to it). A network torch.fx cannot trace runs as given in
+    float32 (the reason is returned); float16 needs the trace, so it fails in one line instead."""
+    from ..models.inference import count_batchnorms, fold_batchnorm, to_half
+
+    if not (fold or half):
+        return network.eval(), "as given"
+    try:
+        folded = fold_batchnorm(network)
+    except ValueError as exc:
+        if half:
+            raise TrtmatteError(f"fp16 on the torch backend needs a traceable network: {exc}") from None
+        return network.eval(), f"as given, BatchNorm not folded: {exc}"
+    for name in ("needs_trimap", "extra_outputs", "debug_outputs"):  # what MattingPipeline reads
+        if hasattr(network, name):
+            setattr(folded, name, getattr(network, name))
+    before, after = count_batchnorms(network), count_batchnorms(folded)
+    done = f"{before - after} of {before} BatchNorms folded into their convolutions"
+    if half:
+        return to_half(folded), done + ", float16 with float32 output heads"
+    return folded, done
 
 
 def _device_name(device: torch.device) -> str:
@@ -63,9 +93,12 @@ class TorchSession(MattingSession):
     def __init__(self, network: torch.nn.Module, preprocessing: Preprocessing, variant: str,
                  device: str = "cpu", *, precision: str = "fp32", slots: int = 1, graphs: bool = False,
                  max_shape: tuple[int, int, int, int] = (1, 800, 800, 3), weights_note: str = "",
-                 enforce_trimap: bool = True, pipeline: torch.nn.Module | None = None):
+                 enforce_trimap: bool = True, pipeline: torch.nn.Module | None = None,
+                 fold_batchnorm: bool = True):
         """``pipeline``: a ready pipeline module to run instead of MattingPipeline(network, ...)
-        (the Late Fusion -> AdaMatting pipeline; CPU only)."""
+        (the Late Fusion -> AdaMatting pipeline; CPU only). ``fold_batchnorm``: run the network's
+        inference form, Conv -> BatchNorm pairs folded (models/inference.py); precision fp16
+        always does."""
         try:
             self.device = torch.device(device)
         except RuntimeError:
@@ -74,13 +107,15 @@ class TorchSession(MattingSession):
             raise TrtmatteError(f"unknown precision {precision!r} for the torch backend: use {' or '.join(PRECISIONS)}")
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise TrtmatteError("--device cuda, but this PyTorch has no usable CUDA GPU; use --device cpu")
-        if precision == "fp16" and self.device.type != "cuda":
-            raise TrtmatteError("fp16 on the torch backend needs --device cuda (CPU half convolutions are slow and inexact)")
+        if precision != "fp32" and self.device.type != "cuda":
+            raise TrtmatteError(f"{precision} on the torch backend needs --device cuda (CPU half convolutions are slow)")
         self.precision, self.use_graphs, self.reallocations = precision, graphs, 0
         cuda = self.device.type == "cuda"
         if pipeline is not None and cuda:
             raise TrtmatteError("a ready pipeline module runs on the CPU only in TorchSession")
+        self.inference_form = "the network as given (a ready pipeline)"
         if pipeline is None:
+            network, self.inference_form = inference_form(network, half=precision == "fp16", fold=fold_batchnorm)
             pipeline = (_CapturablePipeline if cuda else MattingPipeline)(network, preprocessing)
             pipeline.enforce_trimap = enforce_trimap
         self.pipeline = pipeline.eval().to(self.device)
@@ -90,7 +125,7 @@ class TorchSession(MattingSession):
             # On the H100, channels_last + cudnn.benchmark measured no faster (FP16 + CUDA graphs:
             # 31.3 ms vs 28.2 ms NCHW at 800x800), so CUDA keeps NCHW.
             self.pipeline.to(memory_format=torch.channels_last)
-        self.info = SessionInfo("torch", precision + (" (autocast)" if precision == "fp16" else ""),
+        self.info = SessionInfo("torch", PRECISION_LABELS[precision],
                                 _device_name(self.device) + (" [PyTorch-CUDA]" if cuda else ""), variant,
                                 torch.__version__)
         self.weights_note = weights_note
@@ -124,7 +159,7 @@ class TorchSession(MattingSession):
         return max(1, len(self._slots))
 
     def _forward(self, x: torch.Tensor, trimap: torch.Tensor | None = None) -> torch.Tensor:
-        with torch.autocast("cuda", dtype=torch.float16, enabled=self.precision == "fp16"):
+        with torch.autocast("cuda", dtype=torch.float16, enabled=self.precision == "fp16-autocast"):
             return self.pipeline(x, trimap).alpha.float()
 
     def submit(self, slot_index: int, batch) -> None:
@@ -208,7 +243,7 @@ class TorchSession(MattingSession):
         """Every output of the pipeline, as an exported graph with debug outputs would give them:
         float alpha [N, H, W], the other outputs (trimap values) and the debug maps (working size)."""
         images, trimap = self.check_inputs(images, trimap)
-        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.precision == "fp16"):
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.precision == "fp16-autocast"):
             out = self.pipeline(*self._tensors(images, trimap))
         return {ALPHA: out.alpha.float().cpu().numpy(),
                 **{k: v.float().cpu().numpy() for k, v in {**out.outputs, **out.debug}.items()}}

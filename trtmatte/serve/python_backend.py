@@ -68,8 +68,18 @@ def resolve_model_files(params: dict[str, str], version_dir: Path) -> dict[str, 
     return resolved
 
 
-def open_service(params: dict[str, str], log=print) -> tuple[MattingService, object]:
-    """(service, matter) from the config's parameters."""
+def cpu_threads(params: dict[str, str], instances: int) -> int | None:
+    """The ``threads`` parameter, else the cores shared out between the model's instances: Triton
+    runs each Python-backend instance as its own process, and N onnxruntime (or PyTorch) pools of
+    one thread per core each would oversubscribe the CPU N times. None: one instance, the
+    library's default."""
+    if params.get("threads"):
+        return int(params["threads"])
+    return max(1, (os.cpu_count() or 1) // instances) if instances > 1 else None
+
+
+def open_service(params: dict[str, str], log=print, instances: int = 1) -> tuple[MattingService, object]:
+    """(service, matter) from the config's parameters; ``instances``: the model's instance count."""
     from ..runtime.matter import Matter
     from ..trimap import AutoTrimapOptions
 
@@ -82,7 +92,7 @@ def open_service(params: dict[str, str], log=print) -> tuple[MattingService, obj
                     engine=params.get("engine") or None, weights=params.get("weights") or None,
                     variant=params.get("variant") or None, device=params.get("device") or None,
                     precision=params.get("precision") or "fp32", max_side=int(params.get("max_side") or 0) or None, log=log, auto_trimap=auto,
-                    trimap_model=params.get("trimap_model") or None)
+                    trimap_model=params.get("trimap_model") or None, threads=cpu_threads(params, instances))
     service = MattingService(matter, max_pixels=int(params.get("max_pixels") or DEFAULT_MAX_PIXELS),
                              needs_trimap=matter.needs_trimap, model=f"the {matter.info.variant} model")
     return service, matter
@@ -106,7 +116,8 @@ class TritonPythonModel:
         params = resolve_model_files(read_parameters(config), version_dir)
         status_file = params.get("status_file", "")
         try:
-            self.service, self.matter = open_service(params)
+            instances = sum(int(group.get("count", 1)) for group in config.get("instance_group", [])) or 1
+            self.service, self.matter = open_service(params, instances=instances)
         except TrtmatteError as exc:
             write_status(status_file, {"error": str(exc)})
             raise

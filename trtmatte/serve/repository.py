@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import TrtmatteError
+from ..contract.names import INT8_BODY, METADATA_PREFIX
 from .model_config import IMAGE, RGBA, TRIMAP, ModelConfig, Tensor, alpha_tensor, default_preferred
 
 PYTHON_MODEL = '''\
@@ -64,9 +65,9 @@ class RepoOptions:
     parameters: dict[str, str] = field(default_factory=dict)  # python kind: Matter settings
 
 
-def graph_io(path: Path) -> tuple[list[str], str, bool]:
-    """(input names, alpha dtype, dynamic batch) of an exported graph, read with onnxruntime (the
-    core install has it; onnx may be absent on a serving node)."""
+def graph_io(path: Path) -> tuple[list[str], str, bool, dict[str, str]]:
+    """(input names, alpha dtype, dynamic batch, metadata_props) of an exported graph, read with
+    onnxruntime (the core install has it; onnx may be absent on a serving node)."""
     import onnxruntime as ort
 
     try:
@@ -83,7 +84,7 @@ def graph_io(path: Path) -> tuple[list[str], str, bool]:
     if dtype is None:
         raise TrtmatteError(f"{path}: output 'alpha' is {alpha.type}; Triton configs here take uint8, float or float16")
     batch = session.get_inputs()[0].shape[0]
-    return inputs, dtype, not isinstance(batch, int)
+    return inputs, dtype, not isinstance(batch, int), dict(session.get_modelmeta().custom_metadata_map)
 
 
 def config_for_plan(plan: Path, options: RepoOptions) -> tuple[ModelConfig, dict[str, Path]]:
@@ -127,7 +128,11 @@ def model_inputs(names: list[str], optional_trimap: bool = False) -> tuple[Tenso
 
 
 def config_for_onnx(graph: Path, options: RepoOptions) -> tuple[ModelConfig, dict[str, Path]]:
-    inputs, dtype, dynamic_batch = graph_io(graph)
+    inputs, dtype, dynamic_batch, metadata = graph_io(graph)
+    if metadata.get(METADATA_PREFIX + INT8_BODY) == "fp16":  # contract/ort_rounding.py
+        raise TrtmatteError(f"{graph} is an INT8 graph with a float16 body (made for TensorRT), and onnxruntime's "
+                            "float16 QuantizeLinear truncates instead of rounding: serve it with --python (trtmatte "
+                            "rounds those nodes in float32), or quantize with --int8-body fp32 for onnxruntime")
     max_batch = DEFAULT_MAX_BATCH if options.max_batch is None else options.max_batch
     if not dynamic_batch and max_batch != 1:
         raise TrtmatteError(f"{graph} has a fixed batch size: re-export it with a dynamic batch, or pass --max-batch 1")

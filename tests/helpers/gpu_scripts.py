@@ -1,0 +1,27 @@
+"""The scripts of benchmarks/gpu/ run on a GPU machine from a copied repo, not as installed modules:
+the tests import them from their files and run their CPU dry runs the way the GPU machine runs them."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+REPO = Path(__file__).resolve().parents[2]
+GPU_SCRIPTS = REPO / "benchmarks" / "gpu"
+
+
+def load_script(name: str) -> ModuleType:
+    """benchmarks/gpu/NAME.py as a module (its main() is not run)."""
+    spec = importlib.util.spec_from_file_location(f"gpu_script_{name}", GPU_SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_script(name: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``python benchmarks/gpu/NAME.py ARGS`` with the repo on PYTHONPATH, output captured."""
+    return subprocess.run([sys.executable, str(GPU_SCRIPTS / f"{name}.py"), *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "PYTHONPATH": str(REPO)})
