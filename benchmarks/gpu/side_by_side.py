@@ -44,6 +44,9 @@ def parse_args(argv=None):
     parser.add_argument("--runs", type=int, default=50, help="timed runs per session per round")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--pipeline", type=int, default=32, help="images of the pipelined measurement")
+    parser.add_argument("--compile", metavar="MODE",
+                        help="also time the float16 form under torch.compile(mode=MODE), e.g. max-autotune-no-cudagraphs "
+                             "(the session's own CUDA graph is captured around it); compiling takes minutes")
     parser.add_argument("--dry-run", action="store_true",
                         help="CPU, late_fusion_lite at 64x64, FP32 in place of both FP16 paths: checks the plumbing only")
     args = parser.parse_args(argv)
@@ -163,6 +166,10 @@ def main(argv=None) -> int:
                                  precision="fp32" if args.dry_run else "fp16-autocast", **common),
         "new": TorchSession(network, pre, args.variant, device, precision=fp16, graphs=device == "cuda", **common),
     }
+    if args.compile:
+        compiled = TorchSession(network, pre, args.variant, device, precision=fp16, graphs=device == "cuda", **common)
+        compiled.pipeline.network = torch.compile(compiled.pipeline.network, mode=args.compile, dynamic=False)
+        sessions["compiled"] = compiled
     reference = TorchSession(network, pre, args.variant, device, fold_batchnorm=False, **common)
     log(f"new form: {sessions['new'].inference_form}")
     config = BenchConfig(args.size, args.size, 1, runs=args.runs, warmup=3, pipeline_images=args.pipeline)
@@ -185,6 +192,7 @@ def main(argv=None) -> int:
                 "graphs": results[0]["graphs"], "rounds_mean_ms": [r["latency_s"]["mean"] * 1e3 for r in results]}
 
     previous, new = summary("previous"), summary("new")
+    compiled = summary("compiled") if "compiled" in sessions else None
     deltas = {}
     for name, session in sessions.items():
         worst = 0.0
@@ -212,6 +220,7 @@ def main(argv=None) -> int:
         "max_abs_dalpha": deltas["new"], "previous_max_abs_dalpha": deltas["previous"],
         "dalpha_reference": "FP32 eager, BatchNorm not folded, on 3 scikit-image photos",
         "previous": previous, "new": new, "new_form": sessions["new"].inference_form, "stages": profile,
+        "compiled": compiled and {**compiled, "mode": args.compile, "max_abs_dalpha": deltas["compiled"]},
         "dense_fp16_tflops": peak, "seconds": time.monotonic() - start,
     }
     (out / "gpu_side_by_side.json").write_text(json.dumps(report, indent=2) + "\n")

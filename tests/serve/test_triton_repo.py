@@ -75,6 +75,11 @@ def test_onnxruntime_repository_for_cpu_nodes(tmp_path, tiny_onnx):
     assert config.instance_group[0].kind == config.instance_group[0].KIND_CPU and config.instance_group[0].count == 2
     assert tensors(config.output)["alpha"][0] == "TYPE_UINT8"
     assert (out / "matting" / "1" / "model.onnx").read_bytes() == tiny_onnx.read_bytes()
+    assert "intra_op_thread_count" not in config.parameters  # onnxruntime's default unless --threads
+    assert main(["triton-repo", str(tmp_path / "threads"), "--onnx", str(tiny_onnx), "--instances", "2",
+                 "--threads", "3"]) == 0
+    config = parse_config(tmp_path / "threads" / "trtmatte" / "config.pbtxt")
+    assert config.parameters["intra_op_thread_count"].string_value == "3"
 
 
 def test_float16_body_int8_graph_is_not_given_to_tritons_onnxruntime(tmp_path, tiny_onnx, capsys):
@@ -102,7 +107,8 @@ def test_plans_of_tensorrt_rtx_and_bad_options_are_refused_in_one_line_leaving_n
              (["--engine", str(rtx), "--onnx", "x.onnx"], "give one model file"),
              (["--onnx", str(tmp_path / "missing.onnx")], "no such file"),
              (["--python", "--onnx", str(rtx), "--max-batch", "0"], "--max-batch must be at least 1"),
-             (["--python", "--onnx", str(rtx), "--name", "a/b"], "must be letters, digits")]
+             (["--python", "--onnx", str(rtx), "--name", "a/b"], "must be letters, digits"),
+             (["--python", "--onnx", str(rtx), "--threads", "0"], "--threads must be at least 1")]
     for args, message in cases:
         assert main(["triton-repo", str(tmp_path / "out"), *args]) == 1
         err = capsys.readouterr().err

@@ -111,6 +111,9 @@ class TritonRepo(Command):
                             help="wrap the model in trtmatte's Python-backend model instead (any backend)")
         source.add_argument("--backend", default="auto", choices=BACKENDS, help="with the Python backend: trtmatte's --backend")
         source.add_argument("--variant", help="with the Python backend and --weights: the registry variant")
+        source.add_argument("--threads", type=int, metavar="N",
+                            help="CPU threads per instance (onnxruntime_onnx: intra_op_thread_count; Python backend: "
+                                 "trtmatte's --threads; default there: the cores shared out between instances)")
         add_batching_arguments(parser, None)
 
     def run(self, args: argparse.Namespace) -> int:
@@ -120,7 +123,9 @@ class TritonRepo(Command):
         source = ModelSource(args.engine, args.onnx, args.weights)
         if source.flag is None:
             raise TrtmatteError("give the model: --engine PLAN, --onnx MODEL.onnx or --weights CKPT")
-        params = {"backend": args.backend, "variant": args.variant or ""}
+        if args.threads is not None and args.threads < 1:
+            raise TrtmatteError(f"--threads must be at least 1, not {args.threads}")
+        params = {"backend": args.backend, "variant": args.variant or "", "threads": str(args.threads or "")}
         config, files = build_config(source, repo_options(args, params), python=args.python)
         out = write_repository(args.out, config, files, readme=repository_readme(config, files))
         print(f"wrote {out}/{config.name} ({config.kind}, max_batch_size {config.max_batch}, "

@@ -136,9 +136,12 @@ def config_for_onnx(graph: Path, options: RepoOptions) -> tuple[ModelConfig, dic
     max_batch = DEFAULT_MAX_BATCH if options.max_batch is None else options.max_batch
     if not dynamic_batch and max_batch != 1:
         raise TrtmatteError(f"{graph} has a fixed batch size: re-export it with a dynamic batch, or pass --max-batch 1")
+    # Triton's onnxruntime backend sizes each instance's intra-op pool from this parameter
+    threads = options.parameters.get("threads")
     config = ModelConfig(options.name, "onnxruntime_onnx", max_batch,
                          options.preferred_batch or default_preferred(max_batch), options.max_queue_delay_us,
-                         options.instances, inputs=model_inputs(inputs), outputs=(alpha_tensor(dtype),))
+                         options.instances, inputs=model_inputs(inputs), outputs=(alpha_tensor(dtype),),
+                         parameters={"intra_op_thread_count": threads} if threads else {})
     return config, {"model.onnx": graph}
 
 
