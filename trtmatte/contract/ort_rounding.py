@@ -19,8 +19,18 @@ exactly as written.
 from __future__ import annotations
 
 from .._lazy import require
+from .names import INT8_BODY, METADATA_PREFIX
 
 SUFFIX = "_as_float32"
+# what a refusal says (the C++ library's ONNX Runtime backend words it the same way)
+FLOAT16_BODY = ("is an INT8 graph with a float16 body (made for TensorRT), and onnxruntime's float16 "
+                "QuantizeLinear truncates instead of rounding")
+
+
+def has_float16_body(metadata_props: dict[str, str]) -> bool:
+    """Whether a graph's metadata_props (as onnxruntime hands them out: keys with the ``trtmatte.``
+    prefix) say it is INT8 on a float16 body, i.e. has float16 QuantizeLinear nodes."""
+    return metadata_props.get(METADATA_PREFIX + INT8_BODY) == "fp16"
 
 
 def quantize_in_float32(model) -> int:

@@ -10,7 +10,8 @@ import numpy as np
 from .._lazy import require
 from ..errors import TrtmatteError
 from ..contract.metadata import stamped_precision
-from ..contract.names import ALPHA, IMAGE, INT8_BODY, METADATA_PREFIX, TRIMAP
+from ..contract.names import ALPHA, IMAGE, METADATA_PREFIX, TRIMAP
+from ..contract.ort_rounding import has_float16_body
 from .session import MattingSession, SessionInfo
 
 
@@ -26,13 +27,12 @@ def _quantizing_in_float32(path) -> bytes:
     """The serialized graph at ``path`` with its float16 QuantizeLinear nodes in float32. Needs onnx
     (not in the core install): without it, one line says why and what to do instead."""
     from .._lazy import is_installed
+    from ..contract.ort_rounding import FLOAT16_BODY, quantize_in_float32
 
     if not is_installed("onnx"):
-        raise TrtmatteError(f"{path} is an INT8 graph with a float16 body (made for TensorRT), and onnxruntime's float16 "
-                            "QuantizeLinear truncates instead of rounding: install onnx (pip install onnx) so trtmatte "
-                            "runs those nodes in float32, or quantize with --int8-body fp32 for onnxruntime")
+        raise TrtmatteError(f"{path} {FLOAT16_BODY}: install onnx (pip install onnx) so trtmatte runs those nodes in "
+                            "float32, or quantize with --int8-body fp32 for onnxruntime")
     from ..contract.graphio import load_onnx
-    from ..contract.ort_rounding import quantize_in_float32
 
     model = load_onnx(path, "running a float16-body INT8 graph in onnxruntime")
     quantize_in_float32(model)
@@ -60,8 +60,7 @@ class OrtSession(MattingSession):
         self.path = os.fspath(path)
         self.session = _load(ort, path, str(path), options, providers)
         custom = self.session.get_modelmeta().custom_metadata_map
-        if custom.get(METADATA_PREFIX + INT8_BODY) == "fp16":
-            # onnxruntime truncates float16 QuantizeLinear instead of rounding (contract/ort_rounding.py)
+        if has_float16_body(custom):  # onnxruntime would truncate its float16 QuantizeLinear nodes
             self.session = _load(ort, path, _quantizing_in_float32(path), options, providers)
         inputs = self.session.get_inputs()
         self.input_names = [i.name for i in inputs]

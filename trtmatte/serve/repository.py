@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import TrtmatteError
-from ..contract.names import INT8_BODY, METADATA_PREFIX
+from ..contract.ort_rounding import FLOAT16_BODY, has_float16_body
 from .model_config import IMAGE, RGBA, TRIMAP, ModelConfig, Tensor, alpha_tensor, default_preferred
 
 PYTHON_MODEL = '''\
@@ -129,10 +129,9 @@ def model_inputs(names: list[str], optional_trimap: bool = False) -> tuple[Tenso
 
 def config_for_onnx(graph: Path, options: RepoOptions) -> tuple[ModelConfig, dict[str, Path]]:
     inputs, dtype, dynamic_batch, metadata = graph_io(graph)
-    if metadata.get(METADATA_PREFIX + INT8_BODY) == "fp16":  # contract/ort_rounding.py
-        raise TrtmatteError(f"{graph} is an INT8 graph with a float16 body (made for TensorRT), and onnxruntime's "
-                            "float16 QuantizeLinear truncates instead of rounding: serve it with --python (trtmatte "
-                            "rounds those nodes in float32), or quantize with --int8-body fp32 for onnxruntime")
+    if has_float16_body(metadata):
+        raise TrtmatteError(f"{graph} {FLOAT16_BODY}: serve it with --python (trtmatte rounds those nodes in float32), "
+                            "or quantize with --int8-body fp32 for onnxruntime")
     max_batch = DEFAULT_MAX_BATCH if options.max_batch is None else options.max_batch
     if not dynamic_batch and max_batch != 1:
         raise TrtmatteError(f"{graph} has a fixed batch size: re-export it with a dynamic batch, or pass --max-batch 1")
