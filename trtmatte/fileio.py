@@ -25,6 +25,20 @@ def check_writable(path: str | os.PathLike) -> Path:
     return parent
 
 
+def check_new_folder(out: str | os.PathLike, choose_another: str, noun: str = "directory") -> Path:
+    """Fail early, with one line, unless ``out`` can become a new folder: absent or empty, in an
+    existing directory (folder writers assemble beside it and rename into place). ``choose_another``
+    ends the message: how the user names another folder (e.g. "choose another -o"); ``noun``: what
+    the messages call it."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise TrtmatteError(f"{out} already exists and is not an empty {noun}: {choose_another} or delete it")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise TrtmatteError(f"cannot write {out}: {noun} {parent} does not exist (create it first)")
+    return out
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it over ``path`` only if the block succeeds.

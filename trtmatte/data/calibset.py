@@ -27,6 +27,7 @@ import numpy as np
 
 from .._version import __version__
 from ..errors import TrtmatteError
+from ..fileio import check_new_folder
 from . import augment
 from .composite import composite
 from .sources import Item
@@ -109,12 +110,8 @@ def build_calibset(foregrounds: Sequence[Item], backgrounds: Sequence[Item], out
     options.check()
     if not foregrounds or not backgrounds:
         raise TrtmatteError("a composite set needs at least one foreground and one background")
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise TrtmatteError(f"{out} exists and is not an empty directory: choose another -o or delete it")
+    out = check_new_folder(out, "choose another -o")
     parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise TrtmatteError(f"cannot write {out}: directory {parent} does not exist (create it first)")
     cache = max(len(foregrounds), 1) if len(foregrounds) <= 64 else 8  # small synthetic sets: all in memory
     load_fg = functools.lru_cache(maxsize=cache)(lambda i: foregrounds[i].load())
     load_bg = functools.lru_cache(maxsize=min(len(backgrounds), 32))(lambda i: backgrounds[i].load())

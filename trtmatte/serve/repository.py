@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import TrtmatteError
+from ..fileio import check_new_folder
 from ..contract.ort_rounding import FLOAT16_BODY, has_float16_body
 from .model_config import IMAGE, RGBA, TRIMAP, ModelConfig, Tensor, alpha_tensor, default_preferred
 
@@ -183,12 +184,8 @@ def build_config(source: ModelSource, options: RepoOptions, python: bool, copy_m
 
 def write_repository(out: str | os.PathLike, config: ModelConfig, files: dict[str, Path], readme: str = "") -> Path:
     """OUT/<name>/config.pbtxt, OUT/<name>/1/<files> (+ model.py for the Python backend), OUT/README.md."""
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise TrtmatteError(f"{out} already exists and is not an empty folder: choose a new OUT or remove it")
+    out = check_new_folder(out, "choose a new OUT", noun="folder")
     parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise TrtmatteError(f"cannot write {out}: folder {parent} does not exist (create it first)")
     text = config.text()
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=parent))
     try:
