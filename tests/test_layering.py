@@ -142,3 +142,22 @@ def test_contract_and_what_it_imports_never_import_torch(edges):
             todo += [dst for (src, dst) in edges if src == node and dst != "torch"]
     torch_imports = {src: where for (src, dst), where in edges.items() if dst == "torch" and src in reach}
     assert not torch_imports, f"{TORCH_FREE} (with {sorted(reach - {TORCH_FREE})}) imports torch: {torch_imports}"
+
+
+def test_no_import_cycle_between_modules():
+    """No circle of imports between any two modules anywhere in trtmatte/, inside a subpackage too
+    (e.g. contract/graphio <-> contract/metadata). Imports inside functions count, as above: a lazy
+    import is still a dependency, and none of trtmatte's lazy imports needs a circle (they defer
+    heavy or GPU stacks, never break a cycle), so each circle found is a design error to fix, not
+    to allow-list. An edge goes to the module named in the import, not to the packages Python runs
+    on the way (``from .session import X`` in runtime/matter.py is matter -> session, not also
+    matter -> runtime/__init__): a package's __init__ re-exporting its modules is no circle."""
+    mods = modules()
+    graph: dict[tuple[str, str], list[str]] = {}
+    for module, target, where in imports(mods):
+        if target != "torch" and target != module:
+            graph.setdefault((module, target), []).append(where)
+    cycle = find_cycle(graph)
+    if cycle:
+        steps = "\n".join(f"  {a} -> {b}: " + "; ".join(graph[a, b][:3]) for a, b in zip(cycle, cycle[1:]))
+        pytest.fail(f"import cycle between trtmatte's modules: {' -> '.join(cycle)}\n{steps}")

@@ -1,6 +1,6 @@
-"""Trimaps: the encoding and its thresholds, files, the one-line errors against images, the masks
+"""Trimaps: the encoding and its thresholds, the one-line errors against images, the masks
 (dilation, erosion, ground truth, rough outlines, Late Fusion's F and B), and the in-graph torch
-versions of the same rules (trtmatte.models.trimap), which must agree with NumPy exactly."""
+versions of the same rules (trtmatte.models.trimap_ops), which must agree with NumPy exactly."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,7 +12,7 @@ from trtmatte.errors import TrtmatteError
 
 torch = pytest.importorskip("torch")
 F = pytest.importorskip("torch.nn.functional")
-MT = pytest.importorskip("trtmatte.models.trimap")
+MT = pytest.importorskip("trtmatte.models.trimap_ops")
 
 
 def test_thresholds_read_any_value():
@@ -25,21 +25,6 @@ def test_thresholds_read_any_value():
     assert np.array_equal(graph, snapped)
     onehot = MT.one_hot(torch.from_numpy(values)[None])
     assert torch.equal(onehot.sum(1), torch.ones(1, 256)) and onehot.shape == (1, 3, 256)
-
-
-def test_read_trimap_grey_colour_16_bit_and_errors(tmp_path):
-    t = np.array([[0, 128, 255], [10, 130, 250]], np.uint8)
-    Image.fromarray(t).save(tmp_path / "t.png")
-    assert np.array_equal(T.read_trimap(tmp_path / "t.png"), t)
-    Image.fromarray(np.repeat(t[..., None], 3, -1)).save(tmp_path / "rgb.png")
-    assert np.array_equal(T.read_trimap(tmp_path / "rgb.png"), t)
-    Image.fromarray(t.astype(np.uint16) * 257).save(tmp_path / "t16.png")
-    assert np.array_equal(T.read_trimap(tmp_path / "t16.png"), t)
-    with pytest.raises(T.TrimapError, match="trimap .*missing.png not found"):
-        T.read_trimap(tmp_path / "missing.png")
-    (tmp_path / "bad.png").write_bytes(b"not a png")
-    with pytest.raises(T.TrimapError, match="cannot read trimap"):
-        T.read_trimap(tmp_path / "bad.png")
 
 
 @pytest.mark.parametrize("trimap,match", [

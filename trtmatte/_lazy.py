@@ -32,6 +32,8 @@ INSTALL_HINTS = {
     "tensorrt_rtx": "pip install 'trtmatte[rtx]' (TensorRT for RTX: builds engines without a GPU)",
     "cuda": "pip install 'trtmatte[gpu]' (cuda-python, for the pinned-memory CUDA runtime)",
     "cupy": "pip install cupy-cuda12x",
+    "ray": "pip install 'trtmatte[ray]' (Ray Data, for `trtmatte matte --ray` and trtmatte.ray)",
+    "pyarrow": "pip install 'trtmatte[ray]' (pyarrow filesystems, for trtmatte.ray)",
 }
 
 # Heavy GPU stacks: a test asserts none of them is imported by `import trtmatte` or `--help`.

@@ -11,13 +11,20 @@ and the outputs are built from F:
 * ``fg``: F alone, RGB;
 * ``composite``: αF + (1−α)B' over a colour or an image B'.
 
-pymatting compiles its kernels with numba on first import (tens of seconds once per environment,
-cached after): it is imported only when an output needs foreground colours
-(``pip install 'trtmatte[cutout]'``).
+pymatting compiles its kernels with numba on first use (about a minute once per environment,
+cached after; :func:`foreground_compile_pending` says whether that is still to come): it is
+imported only when an output needs foreground colours (``pip install 'trtmatte[cutout]'``).
+
+A new background is given the same way everywhere (the CLI, ``Matter.cutout``, the video and
+batch jobs): :func:`as_background` reads a colour name, ``#rrggbb``, ``r,g,b``, an (r, g, b)
+tuple, an image path, a PIL image or an RGB array.
 """
 from __future__ import annotations
 
+import importlib.util
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -27,22 +34,45 @@ from .errors import TrtmatteError
 OUTPUT_TYPES = ("alpha", "rgba", "fg", "composite")
 
 
-def parse_color(text: str) -> tuple[int, int, int]:
-    """'#00ff00', '00ff00' or '0,255,0' -> (r, g, b) in 0..255."""
+def _color(text: str) -> tuple[int, int, int] | None:
+    """'#00ff00', '00ff00', '0,255,0' or a colour name ('green', as CSS names it) -> (r, g, b), or None."""
     value = text.strip().lower()
     try:
         if "," in value:
             rgb = tuple(int(v) for v in value.split(","))
-        else:
+        elif len(value.removeprefix("#")) == 6 and all(c in "0123456789abcdef" for c in value.removeprefix("#")):
             value = value.removeprefix("#")
-            if len(value) != 6:
-                raise ValueError
             rgb = tuple(int(value[i:i + 2], 16) for i in (0, 2, 4))
+        else:
+            from PIL import ImageColor
+
+            rgb = ImageColor.getrgb(value)[:3] if value and not value.startswith("#") else ()
     except ValueError:
-        raise TrtmatteError(f"--bg-color must be #RRGGBB or R,G,B (0-255), got {text!r}") from None
+        return None
     if len(rgb) != 3 or any(not 0 <= v <= 255 for v in rgb):
-        raise TrtmatteError(f"--bg-color must be #RRGGBB or R,G,B (0-255), got {text!r}")
+        return None
     return rgb  # type: ignore[return-value]
+
+
+def parse_color(text: str, what: str = "--bg-color") -> tuple[int, int, int]:
+    """'#00ff00', '00ff00', '0,255,0' or 'green' -> (r, g, b) in 0..255; one line naming ``what`` if not."""
+    rgb = _color(text)
+    if rgb is None:
+        raise TrtmatteError(f"{what} must be #RRGGBB, R,G,B (0-255) or a colour name like green, got {text!r}")
+    return rgb
+
+
+def foreground_compile_pending() -> bool:
+    """Whether pymatting is installed but its foreground kernel has no numba cache yet: the first
+    cutout or composite then compiles it (about a minute, once per environment)."""
+    spec = importlib.util.find_spec("pymatting")
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    pattern = "estimate_foreground_ml._estimate_fb_ml*.nbi"
+    folders = [Path(next(iter(spec.submodule_search_locations))) / "foreground" / "__pycache__"]
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        folders.append(Path(os.environ["NUMBA_CACHE_DIR"]))
+    return not any(any(folder.rglob(pattern)) for folder in folders if folder.is_dir())
 
 
 def estimate_foreground(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -50,7 +80,11 @@ def estimate_foreground(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     ``alpha`` [H, W] in [0, 1] (pymatting's multilevel estimate)."""
     foreground = require("pymatting", "cutouts and composites (foreground colour estimation)")
     image_f = image.astype(np.float64) / 255.0
-    fg = foreground.estimate_foreground_ml(image_f, np.clip(alpha.astype(np.float64), 0.0, 1.0))
+    alpha_f = np.clip(alpha.astype(np.float64), 0.0, 1.0)
+    h, w = alpha_f.shape
+    if h < 2 and w < 2:  # pymatting's level count is log2(longest side): a 1x1 image divides by zero
+        image_f, alpha_f = np.pad(image_f, ((0, 1), (0, 1), (0, 0)), mode="edge"), np.pad(alpha_f, ((0, 1), (0, 1)), mode="edge")
+    fg = foreground.estimate_foreground_ml(image_f, alpha_f)[:h, :w]
     return np.clip(fg, 0.0, 1.0).astype(np.float32)
 
 
@@ -75,6 +109,40 @@ class Background:
         resized = self.image if self.image.shape[:2] == (height, width) else \
             np.asarray(Image.fromarray(self.image).resize((width, height), Image.BILINEAR))
         return resized.astype(np.float32) / 255.0
+
+
+def as_background(value) -> "Background | None":
+    """The one background parser: None (white where a composite needs one); a :class:`Background`;
+    a colour: a name ('green'), '#rrggbb', 'r,g,b', an (r, g, b) tuple or a length-3 array; an
+    image: a path (str or os.PathLike) to an image file, a PIL image, or a uint8 [H, W, 3] (or
+    [H, W] grey, [H, W, 4] RGBA) array. Anything else is one line saying what is accepted."""
+    if value is None or isinstance(value, Background):
+        return value
+    if isinstance(value, os.PathLike):
+        from .media.image import read_rgb
+
+        return Background(color=None, image=read_rgb(value))
+    if isinstance(value, str):
+        rgb = _color(value)
+        if rgb is not None:
+            return Background(rgb)
+        if Path(value).is_file():
+            from .media.image import read_rgb
+
+            return Background(color=None, image=read_rgb(value))
+        raise TrtmatteError(f"background {value!r} is neither a colour (a name, #rrggbb or r,g,b) nor an image file")
+    if hasattr(value, "convert") and hasattr(value, "mode"):  # a PIL image
+        return Background(color=None, image=np.array(value.convert("RGB"), dtype=np.uint8))
+    array = np.asarray(value)
+    if array.ndim == 1 and array.size == 3 and np.issubdtype(array.dtype, np.number) and \
+            ((array >= 0) & (array <= 255)).all() and (array == np.round(array)).all():
+        return Background(tuple(int(v) for v in array))  # type: ignore[arg-type]
+    if array.dtype == np.uint8 and (array.ndim == 2 or (array.ndim == 3 and array.shape[-1] in (3, 4))):
+        image = np.repeat(array[..., None], 3, axis=-1) if array.ndim == 2 else array[..., :3]
+        return Background(color=None, image=np.ascontiguousarray(image))
+    raise TrtmatteError(f"background must be a colour (a name, '#rrggbb', 'r,g,b', an (r, g, b) tuple of 0-255) or "
+                        f"an image (a path, a PIL image, a uint8 [H, W, 3] array), got {type(value).__name__} "
+                        f"{list(array.shape) if array.ndim else value!r}")
 
 
 def render(output_type: str, image: np.ndarray, alpha: np.ndarray, background: Background | None = None,

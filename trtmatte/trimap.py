@@ -1,19 +1,18 @@
-"""Trimaps with NumPy only: their encoding, reading them from files, checking them against images,
-and making them (from a ground-truth alpha, from a rough mask, or from Late Fusion's F and B).
+"""Trimaps with NumPy only: their encoding, checking them against images, and making them (from a
+ground-truth alpha, from a rough mask, or from Late Fusion's F and B).
 
 Encoding (the ONNX contract's ``trimap`` input, docs/adamatting.md): uint8, 0 background, 128
 unknown, 255 foreground. Other values are read by fixed thresholds, the same in NumPy and inside
 the exported graph: below 85 background, above 170 foreground, anything else unknown. A JPEG'd or
-resampled trimap therefore means what it looks like; nothing is refused for its values.
+resampled trimap therefore means what it looks like; nothing is refused for its values. Trimap
+files are decoded by :func:`trtmatte.media.image.read_trimap` (lenient here, strict for evaluation).
 
 Torch-free (the core install runs trimap models through onnxruntime); the in-graph versions of
-these rules are in ``trtmatte.models.trimap``.
+these rules are in ``trtmatte.models.trimap_ops``.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -36,25 +35,6 @@ def snap(trimap: np.ndarray) -> np.ndarray:
     out[t < LOW] = BACKGROUND
     out[t > HIGH] = FOREGROUND
     return out
-
-
-def read_trimap(path: str | os.PathLike) -> np.ndarray:
-    """uint8 [H, W] from a greyscale image file (colour files are read as their luminance; EXIF
-    orientation applied, like the photos). Values are kept as stored: the thresholds read them."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    path = Path(path)
-    if not path.is_file():
-        raise TrimapError(f"trimap {path} not found")
-    try:
-        with Image.open(path) as im:
-            im.load()
-            im = ImageOps.exif_transpose(im)
-            if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
-                return np.rint(np.clip(np.asarray(im, np.float64), 0, 65535) / 257.0).astype(np.uint8)
-            return np.array(im.convert("L"), dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise TrimapError(f"cannot read trimap {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
 
 
 def check_trimap(trimap, images: np.ndarray, model: str = "this model") -> np.ndarray:

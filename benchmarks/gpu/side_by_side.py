@@ -39,6 +39,7 @@ DENSE_FP16_TFLOPS = {"H100 80GB HBM3": 989.0, "H100 PCIe": 756.0, "H200": 989.0,
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=os.environ.get("OUT", "/tmp/trtmatte-gpu-out"))
+    parser.add_argument("--work", help="scratch folder (unused: run_all.py passes one to every part)")
     parser.add_argument("--variant", default="late_fusion")
     parser.add_argument("--size", type=int, default=800, help="square input side (default 800)")
     parser.add_argument("--runs", type=int, default=50, help="timed runs per session per round")
@@ -159,15 +160,15 @@ def main(argv=None) -> int:
     network, pre = network_with_statistics(args.variant, device)
     slots = 2 if device == "cuda" else 1
     shape = (1, args.size, args.size, 3)
-    common = dict(max_shape=shape, slots=slots) if device == "cuda" else {}
+    common = dict(max_shape=shape, contexts=slots) if device == "cuda" else {}
     fp16 = "fp32" if args.dry_run else "fp16"
     sessions = {
-        "previous": TorchSession(network, pre, args.variant, device, graphs=device == "cuda", fold_batchnorm=False,
+        "previous": TorchSession(network, pre, args.variant, device, cuda_graphs=device == "cuda", fold_batchnorm=False,
                                  precision="fp32" if args.dry_run else "fp16-autocast", **common),
-        "new": TorchSession(network, pre, args.variant, device, precision=fp16, graphs=device == "cuda", **common),
+        "new": TorchSession(network, pre, args.variant, device, precision=fp16, cuda_graphs=device == "cuda", **common),
     }
     if args.compile:
-        compiled = TorchSession(network, pre, args.variant, device, precision=fp16, graphs=device == "cuda", **common)
+        compiled = TorchSession(network, pre, args.variant, device, precision=fp16, cuda_graphs=device == "cuda", **common)
         compiled.pipeline.network = torch.compile(compiled.pipeline.network, mode=args.compile, dynamic=False)
         sessions["compiled"] = compiled
     reference = TorchSession(network, pre, args.variant, device, fold_batchnorm=False, **common)

@@ -43,6 +43,12 @@ bool Cli::model_flag(std::string& model, Options& options, long long& max_pixels
         options.contexts = static_cast<int>(integer(1));
     } else if (arg_ == "--cuda-graphs") {
         options.cuda_graphs = true;
+    } else if (arg_ == "--cpu-arena") {
+        options.cpu_arena = true;
+    } else if (arg_ == "--no-cpu-arena") {
+        options.cpu_arena = false;
+    } else if (arg_ == "--device") {
+        options.device = static_cast<int>(integer(0));
     } else if (arg_ == "--max-pixels") {
         max_pixels = integer(0);
     } else {

@@ -20,7 +20,8 @@ public:
     long long integer(long long min);        // the current flag's value as an integer >= min
     [[noreturn]] void fail(const std::string& message) const;
 
-    // The flags both examples take: -m/--model, --threads, --contexts, --cuda-graphs, --max-pixels.
+    // The flags both examples take: -m/--model, --threads, --contexts, --cuda-graphs, --device,
+    // --cpu-arena/--no-cpu-arena, --max-pixels.
     // True if the current argument was one of them (and its value was read).
     bool model_flag(std::string& model, Options& options, long long& max_pixels);
 

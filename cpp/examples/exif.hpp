@@ -1,5 +1,5 @@
 // EXIF orientation, which stb_image ignores: a phone stores a portrait photo sideways with a
-// rotate tag, and its alpha must match the upright picture (as trtmatte/imageio.py does with
+// rotate tag, and its alpha must match the upright picture (as trtmatte/media/image.py does with
 // Pillow's exif_transpose).
 #pragma once
 

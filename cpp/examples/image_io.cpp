@@ -8,6 +8,7 @@
 #include <stb_image_write.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -25,19 +26,8 @@ std::vector<std::uint8_t> decode(const std::uint8_t* data, std::size_t size, con
                                  const std::string& name, long long max_pixels, int channels, int& width, int& height) {
     if (size == 0) throw Error(Errc::InvalidArgument, "cannot read " + what + " " + name + ": it is empty");
     if (size > static_cast<std::size_t>(INT32_MAX)) throw Error(Errc::InvalidArgument, what + " " + name + " is over 2 GB");
+    check_declared_pixels(data, size, what, name, max_pixels);
     int stored = 0;
-    if (!stbi_info_from_memory(data, static_cast<int>(size), &width, &height, &stored)) {
-        throw Error(Errc::InvalidArgument, "cannot read " + what + " " + name + ": " + stbi_failure_reason() +
-                                               " (is it a complete PNG/JPEG/BMP/...?)");
-    }
-    const long long pixels = static_cast<long long>(width) * height;
-    if (max_pixels > 0 && pixels > max_pixels) {
-        throw Error(Errc::InvalidArgument, what + " " + name + " is " + std::to_string(width) + "x" +
-                                               std::to_string(height) + " = " +
-                                               std::to_string((pixels + 500'000) / 1'000'000) +
-                                               " megapixels, over the limit of " + std::to_string(max_pixels / 1'000'000) +
-                                               " (raise it with --max-pixels, or downscale the image)");
-    }
     // stb turns colour into grey by luminance and 16-bit samples into 8-bit ones itself.
     std::unique_ptr<stbi_uc, void (*)(void*)> decoded(
         stbi_load_from_memory(data, static_cast<int>(size), &width, &height, &stored, channels), stbi_image_free);
@@ -50,6 +40,47 @@ std::vector<std::uint8_t> decode(const std::uint8_t* data, std::size_t size, con
     return out;
 }
 
+std::uint32_t big_endian(const std::uint8_t* p, int bytes) {
+    std::uint32_t value = 0;
+    for (int i = 0; i < bytes; ++i) value = (value << 8) | p[i];
+    return value;
+}
+
+// PNG: the signature, then IHDR's width and height (4 bytes each, big-endian).
+bool png_size(const std::uint8_t* data, std::size_t size, int& width, int& height) {
+    static const std::uint8_t signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    if (size < 24 || std::memcmp(data, signature, 8) != 0 || std::memcmp(data + 12, "IHDR", 4) != 0) return false;
+    const std::uint32_t w = big_endian(data + 16, 4), h = big_endian(data + 20, 4);
+    if (w == 0 || h == 0 || w > INT32_MAX || h > INT32_MAX) return false;
+    width = static_cast<int>(w);
+    height = static_cast<int>(h);
+    return true;
+}
+
+// JPEG: markers from SOI to the first start-of-frame (SOF0..SOF15 but DHT, JPG, DAC), which holds
+// the height and width (2 bytes each).
+bool jpeg_size(const std::uint8_t* data, std::size_t size, int& width, int& height) {
+    if (size < 4 || data[0] != 0xFF || data[1] != 0xD8) return false;
+    std::size_t at = 2;
+    while (at + 9 < size) {
+        if (data[at] != 0xFF) return false;
+        const std::uint8_t marker = data[at + 1];
+        if (marker == 0xFF) {  // fill byte
+            ++at;
+            continue;
+        }
+        const std::size_t length = big_endian(data + at + 2, 2);
+        if (marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC) {
+            height = static_cast<int>(big_endian(data + at + 5, 2));
+            width = static_cast<int>(big_endian(data + at + 7, 2));
+            return width > 0 && height > 0;
+        }
+        if (length < 2) return false;
+        at += 2 + length;
+    }
+    return false;
+}
+
 std::vector<std::uint8_t> read_bytes(const std::string& path, const std::string& what) {
     std::error_code ignored;
     if (!std::filesystem::is_regular_file(path, ignored)) throw Error(Errc::NotFound, what + " " + path + " not found");
@@ -58,6 +89,33 @@ std::vector<std::uint8_t> read_bytes(const std::string& path, const std::string&
 }
 
 }  // namespace
+
+bool declared_size(const std::uint8_t* data, std::size_t size, int& width, int& height) {
+    int stored = 0;
+    if (size <= static_cast<std::size_t>(INT32_MAX) &&
+        stbi_info_from_memory(data, static_cast<int>(size), &width, &height, &stored)) {
+        return true;
+    }
+    return png_size(data, size, width, height) || jpeg_size(data, size, width, height);
+}
+
+void check_declared_pixels(const std::uint8_t* data, std::size_t size, const std::string& what,
+                           const std::string& name, long long max_pixels) {
+    if (size == 0) throw Error(Errc::InvalidArgument, "cannot read " + what + " " + name + ": it is empty");
+    int width = 0, height = 0;
+    if (!declared_size(data, size, width, height)) {
+        throw Error(Errc::InvalidArgument, "cannot read " + what + " " + name + ": " + stbi_failure_reason() +
+                                               " (is it a complete PNG/JPEG/BMP/...?)");
+    }
+    const long long pixels = static_cast<long long>(width) * height;
+    if (max_pixels > 0 && pixels > max_pixels) {
+        throw ImageTooLarge(Errc::InvalidArgument,
+                            what + " " + name + " is " + std::to_string(width) + "x" + std::to_string(height) + " = " +
+                                std::to_string((pixels + 500'000) / 1'000'000) + " megapixels, over the limit of " +
+                                std::to_string(max_pixels / 1'000'000) +
+                                " (raise it with --max-pixels, or downscale the image)");
+    }
+}
 
 Image decode_image(const std::uint8_t* data, std::size_t size, const std::string& name, long long max_pixels) {
     Image image;

@@ -3,6 +3,8 @@
 // scaled to 8), alpha written as 8-bit grey PNG. Errors are one-line trtmatte::Error.
 #pragma once
 
+#include <trtmatte/error.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -10,8 +12,23 @@
 
 namespace trtmatte::examples {
 
-// 100 megapixels, as trtmatte/imageio.py: checked from the header, before anything is decoded.
+// 100 megapixels, as trtmatte/media/image.py: checked from the header, before anything is decoded.
 constexpr long long kDefaultMaxPixels = 100'000'000;
+
+// An image (or trimap) whose header declares more pixels than allowed: the servers' 413.
+class ImageTooLarge : public Error {
+public:
+    using Error::Error;
+};
+
+// The width and height an image's header declares, read without decoding: stb's header reader,
+// and for PNG and JPEG headers stb refuses to read (sizes it would not decode, such as 60000x60000)
+// the IHDR chunk or the SOF marker directly. False if the bytes name no size.
+bool declared_size(const std::uint8_t* data, std::size_t size, int& width, int& height);
+
+// Throws ImageTooLarge when the header declares more than max_pixels (0: no limit); nothing is decoded.
+void check_declared_pixels(const std::uint8_t* data, std::size_t size, const std::string& what,
+                           const std::string& name, long long max_pixels);
 
 struct Image {
     int width = 0, height = 0;

@@ -6,34 +6,6 @@
 
 namespace trtmatte::cuda {
 
-void check(cudaError_t status, const char* call) {
-    if (status == cudaSuccess) return;
-    const Errc code = status == cudaErrorMemoryAllocation ? Errc::OutOfMemory : Errc::Runtime;
-    throw Error(code, std::string("CUDA error in ") + call + ": " + cudaGetErrorName(status) + " (" +
-                          cudaGetErrorString(status) + ")");
-}
-
-std::optional<GpuInfo> current_gpu(std::string* why) {
-    int count = 0;
-    cudaError_t status = cudaGetDeviceCount(&count);
-    if (status != cudaSuccess || count < 1) {
-        if (why != nullptr) {
-            *why = status != cudaSuccess ? std::string("cudaGetDeviceCount: ") + cudaGetErrorString(status)
-                                         : "cudaGetDeviceCount: 0 devices";
-        }
-        cudaGetLastError();  // reset the error state, or the next CUDA call reports this error again
-        return std::nullopt;
-    }
-    cudaDeviceProp props{};
-    status = cudaGetDeviceProperties(&props, 0);
-    if (status != cudaSuccess) {
-        if (why != nullptr) *why = std::string("cudaGetDeviceProperties: ") + cudaGetErrorString(status);
-        cudaGetLastError();
-        return std::nullopt;
-    }
-    return GpuInfo{props.name, props.major, props.minor};
-}
-
 Buffer Buffer::pinned(std::size_t bytes) {
     Buffer buffer;
     check(cudaHostAlloc(&buffer.ptr_, bytes ? bytes : 1, cudaHostAllocDefault), "cudaHostAlloc");

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <new>
 #include <optional>
 #include <string>
 
@@ -15,8 +16,22 @@ namespace trtmatte::cuda {
 
 void check(cudaError_t status, const char* call);
 
-// The first CUDA device, or nullopt with the reason (no driver, no device) in *why.
-std::optional<GpuInfo> current_gpu(std::string* why);
+// CUDA device `device`, or nullopt with the reason (no driver, no such device) in *why.
+std::optional<GpuInfo> gpu_info(int device, std::string* why);
+
+// Makes `device` this thread's current device and restores the previous one when it goes out of
+// scope, so that a call into the library leaves the caller's CUDA state as it found it.
+class DeviceGuard {
+public:
+    explicit DeviceGuard(int device);                  // throws Error when the switch fails
+    DeviceGuard(int device, const std::nothrow_t&) noexcept;  // destructors: best effort
+    ~DeviceGuard();
+    DeviceGuard(const DeviceGuard&) = delete;
+    DeviceGuard& operator=(const DeviceGuard&) = delete;
+
+private:
+    int previous_ = -1;  // -1: nothing to restore
+};
 
 // Pinned host memory (page-locked: the only kind async copies overlap with compute) or device
 // memory, freed with the call that matches how it was allocated.

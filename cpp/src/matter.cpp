@@ -1,12 +1,13 @@
 #include <trtmatte/matter.hpp>
 
-#include "backend.hpp"
+#include "session.hpp"
 #include "buffers.hpp"
 #include "contract.hpp"
 
 #include <cctype>
 #include <filesystem>
 #include <limits>
+#include <new>
 
 namespace trtmatte {
 
@@ -94,9 +95,49 @@ void check_args(const std::uint8_t* rgb, int count, int height, int width, std::
     }
 }
 
+// Runs `body` so that the only exception leaving the C++ API is trtmatte::Error: whatever else the
+// backends, the standard library or an allocation throw (Ort::Exception, std::bad_alloc, ...)
+// becomes one, since the application cannot even name the library's internal exception types.
+template <typename Body>
+auto as_error(Body&& body) -> decltype(body()) {
+    try {
+        return body();
+    } catch (const Error&) {
+        throw;
+    } catch (const std::bad_alloc&) {
+        throw Error(Errc::OutOfMemory, "out of host memory");
+    } catch (const std::exception& exc) {
+        throw Error(Errc::Internal, std::string("internal error: ") + exc.what());
+    } catch (...) {
+        throw Error(Errc::Internal, "internal error: unknown exception");
+    }
+}
+
+void check_options(const Options& options) {
+    const int backend = static_cast<int>(options.backend);
+    if (backend < static_cast<int>(BackendKind::Auto) || backend > static_cast<int>(BackendKind::TensorRT)) {
+        throw Error(Errc::InvalidArgument, "unknown backend " + std::to_string(backend) +
+                                               " (Auto, OnnxRuntime or TensorRT)");
+    }
+    if (options.threads < 0 || options.contexts < 1) {
+        throw Error(Errc::InvalidArgument, "threads must be >= 0 and contexts >= 1, got threads " +
+                                               std::to_string(options.threads) + ", contexts " +
+                                               std::to_string(options.contexts));
+    }
+    if (options.device < 0 || options.cuda_graph_cache < 1) {
+        throw Error(Errc::InvalidArgument, "device must be >= 0 and cuda_graph_cache >= 1, got device " +
+                                               std::to_string(options.device) + ", cuda_graph_cache " +
+                                               std::to_string(options.cuda_graph_cache));
+    }
+}
+
 }  // namespace
 
 Matter::Matter(const std::string& model_path, const Options& options) {
+    as_error([&] { open(model_path, options); });
+}
+
+void Matter::open(const std::string& model_path, const Options& options) {
     std::error_code ignored;
     if (!std::filesystem::exists(model_path, ignored)) {
         throw Error(Errc::NotFound, "model " + model_path + " not found (an exported ONNX graph from `trtmatte "
@@ -105,14 +146,18 @@ Matter::Matter(const std::string& model_path, const Options& options) {
     if (std::filesystem::is_directory(model_path, ignored)) {
         throw Error(Errc::Unsupported, "model " + model_path + " is a directory, not an ONNX graph or TensorRT plan");
     }
-    if (options.threads < 0 || options.contexts < 1) {
-        throw Error(Errc::InvalidArgument, "threads must be >= 0 and contexts >= 1, got threads " +
-                                               std::to_string(options.threads) + ", contexts " +
-                                               std::to_string(options.contexts));
+    check_options(options);
+    if (options.backend == BackendKind::TensorRT && ends_with(model_path, ".onnx")) {
+        // Not "rebuild it with `trtmatte build MODEL.onnx -o <this path>`": that would overwrite the graph.
+        const std::string stem = model_path.substr(0, model_path.size() - 5);
+        throw Error(Errc::Unsupported, model_path + " is an ONNX graph, and the TensorRT backend opens TensorRT plans: "
+                                                    "build one with `trtmatte build " + model_path + " -o " + stem +
+                                                    ".plan` and open that, or open the graph with the ONNX Runtime "
+                                                    "backend");
     }
     switch (backend_for(model_path, options.backend)) {
-        case BackendKind::OnnxRuntime: backend_ = open_onnxruntime(model_path, options); break;
-        default: backend_ = open_tensorrt(model_path, options); break;
+        case BackendKind::OnnxRuntime: session_ = open_onnxruntime(model_path, options); break;
+        default: session_ = open_tensorrt(model_path, options); break;
     }
 }
 
@@ -136,10 +181,12 @@ void Matter::matte(const std::uint8_t* rgb, int height, int width, std::size_t r
 
 void Matter::matte_batch(const std::uint8_t* rgb, int count, int height, int width, std::size_t row_stride,
                          const std::uint8_t* trimap, std::size_t trimap_stride, std::uint8_t* alpha) {
-    if (!backend_) throw Error(Errc::InvalidArgument, "this Matter was moved from");
-    check_args(rgb, count, height, width, row_stride, alpha);
-    check_trimap(backend_->info(), trimap, trimap_stride, count, height, width);
-    backend_->run(rgb, count, height, width, row_stride, trimap, trimap_stride, alpha);
+    as_error([&] {
+        if (!session_) throw Error(Errc::InvalidArgument, "this Matter was moved from");
+        check_args(rgb, count, height, width, row_stride, alpha);
+        check_trimap(session_->info(), trimap, trimap_stride, count, height, width);
+        session_->run(rgb, count, height, width, row_stride, trimap, trimap_stride, alpha);
+    });
 }
 
 void check_recorded_inputs(const std::string& recorded, bool has_trimap, const std::string& what,
@@ -154,12 +201,16 @@ void check_recorded_inputs(const std::string& recorded, bool has_trimap, const s
 
 const Info& Matter::info() const noexcept {
     static const Info moved_from{};
-    return backend_ ? backend_->info() : moved_from;
+    return session_ ? session_->info() : moved_from;
 }
 
 std::string Matter::describe() const {
+    return as_error([&] { return description(); });
+}
+
+std::string Matter::description() const {
     const Info& i = info();
-    std::string text = i.backend + " " + i.version + " on " + i.device + ", " + i.precision + ", variant " + i.variant;
+    std::string text = i.backend + " " + i.backend_version + " on " + i.device + ", " + i.precision + ", variant " + i.variant;
     if (i.needs_trimap) text += ", takes a trimap";
     if (!i.trimap_source.empty()) text += ", trimap derived in the graph";
     if (i.backend == "tensorrt") {

@@ -2,7 +2,7 @@
 
 #include <trtmatte/error.hpp>
 
-#include "blend_math.h"  // plugins/blend: the one definition of alpha -> uint8 and half -> float
+#include "blend_math.h"  // plugins/fused_blend: the one definition of alpha -> uint8 and half -> float
 
 #include <cstring>
 

@@ -1,5 +1,7 @@
 #include "tensorrt_library.hpp"
 
+#include <algorithm>
+
 #include "dynlib.hpp"
 
 #include <trtmatte/error.hpp>
@@ -62,16 +64,42 @@ const TensorRTLibrary& TensorRTLibrary::load(const std::string& requested) {
     return *loaded;
 }
 
-nvinfer1::IRuntime* TensorRTLibrary::create_runtime(nvinfer1::ILogger& logger) const {
-    return static_cast<nvinfer1::IRuntime*>(create_(&logger, NV_TENSORRT_VERSION));
+nvinfer1::IRuntime* TensorRTLibrary::create_runtime() const {
+    return static_cast<nvinfer1::IRuntime*>(create_(&ProcessLogger::instance(), NV_TENSORRT_VERSION));
 }
 
-void CapturingLogger::log(Severity severity, nvinfer1::AsciiChar const* message) noexcept {
+ProcessLogger& ProcessLogger::instance() {
+    static ProcessLogger* logger = new ProcessLogger;  // never destroyed: TensorRT keeps its address
+    return *logger;
+}
+
+void ProcessLogger::log(Severity severity, nvinfer1::AsciiChar const* message) noexcept {
     if (severity > Severity::kERROR || message == nullptr) return;
+    // TensorRT's messages do not say which runtime they come from: every open model keeps them,
+    // as each failing call reports the last one it saw.
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (CapturingLogger* subscriber : subscribers_) subscriber->error(message);
+}
+
+void ProcessLogger::subscribe(CapturingLogger* logger) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    subscribers_.push_back(logger);
+}
+
+void ProcessLogger::unsubscribe(CapturingLogger* logger) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    subscribers_.erase(std::remove(subscribers_.begin(), subscribers_.end(), logger), subscribers_.end());
+}
+
+CapturingLogger::CapturingLogger() { ProcessLogger::instance().subscribe(this); }
+
+CapturingLogger::~CapturingLogger() { ProcessLogger::instance().unsubscribe(this); }
+
+void CapturingLogger::error(const char* message) noexcept {
     try {
         std::lock_guard<std::mutex> lock(mutex_);
         last_error_ = message;
-    } catch (...) {  // log() is noexcept: a failed string copy loses the message, nothing else
+    } catch (...) {  // noexcept: a failed string copy loses the message, nothing else
     }
 }
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace trtmatte {
 
@@ -21,7 +22,9 @@ public:
 
     const std::string& version() const noexcept { return version_; }  // "10.3.0.26", as tensorrt.__version__
     const std::string& path() const noexcept { return path_; }
-    nvinfer1::IRuntime* create_runtime(nvinfer1::ILogger& logger) const;
+    // A runtime that logs to the process-wide ProcessLogger (TensorRT keeps the first logger it is
+    // given for the whole process, NVIDIA/TensorRT#1475), which passes errors on to `logger`.
+    nvinfer1::IRuntime* create_runtime() const;
 
 private:
     using CreateRuntime = void* (*)(void*, std::int32_t);
@@ -29,15 +32,36 @@ private:
     std::string version_, path_;
 };
 
-// Keeps TensorRT's errors for our one-line messages; TensorRT calls log() from any thread.
-class CapturingLogger final : public nvinfer1::ILogger {
+// Keeps TensorRT's errors for one open model's one-line messages. Not a TensorRT logger itself:
+// it subscribes to the ProcessLogger while it lives, so closing a model never leaves TensorRT
+// holding a destroyed logger.
+class CapturingLogger {
 public:
-    void log(Severity severity, nvinfer1::AsciiChar const* message) noexcept override;
+    CapturingLogger();
+    ~CapturingLogger();
+    CapturingLogger(const CapturingLogger&) = delete;
+    CapturingLogger& operator=(const CapturingLogger&) = delete;
+    void error(const char* message) noexcept;
     std::string last_error() const;  // "no message from TensorRT" when none
 
 private:
     mutable std::mutex mutex_;
     std::string last_error_;
+};
+
+// The one logger every runtime in the process is created with: created on first use and never
+// destroyed (TensorRT may log until the process ends), it hands each error to every
+// CapturingLogger subscribed at that moment. TensorRT calls log() from any thread.
+class ProcessLogger final : public nvinfer1::ILogger {
+public:
+    static ProcessLogger& instance();
+    void log(Severity severity, nvinfer1::AsciiChar const* message) noexcept override;
+    void subscribe(CapturingLogger* logger);
+    void unsubscribe(CapturingLogger* logger);
+
+private:
+    std::mutex mutex_;
+    std::vector<CapturingLogger*> subscribers_;
 };
 
 }  // namespace trtmatte

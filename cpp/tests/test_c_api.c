@@ -82,6 +82,93 @@ static void opening_errors(void) {
     options.struct_size = 4;
     CHECK(trtmatte_open(in_dir("garbage.onnx"), &options, &m) == TRTMATTE_ERROR_INVALID_ARGUMENT);
     CHECK(contains(trtmatte_last_error(), "trtmatte_options_init"));
+    /* a graph given to the TensorRT backend: the advice must not overwrite the graph */
+    trtmatte_options_init(&options);
+    options.backend = TRTMATTE_BACKEND_TENSORRT;
+    CHECK(trtmatte_open(in_dir("garbage.onnx"), &options, &m) == TRTMATTE_ERROR_UNSUPPORTED);
+    CHECK(contains(trtmatte_last_error(), "garbage.onnx is an ONNX graph, and the TensorRT backend opens TensorRT plans"));
+    char advice[600];
+    snprintf(advice, sizeof advice, "-o %s/garbage.plan`", dir);
+    CHECK(contains(trtmatte_last_error(), advice));
+    snprintf(advice, sizeof advice, "-o %s/garbage.onnx", dir);
+    CHECK(!contains(trtmatte_last_error(), advice));
+    trtmatte_options_init(&options);
+    options.backend = (trtmatte_backend)-7; /* read as an int before it becomes an enum (UBSan checks) */
+    CHECK(trtmatte_open(in_dir("garbage.onnx"), &options, &m) == TRTMATTE_ERROR_INVALID_ARGUMENT);
+    CHECK(contains(trtmatte_last_error(), "unknown backend -7"));
+}
+
+/* A caller built against 0.1's header: its struct ends at tensorrt_library. */
+typedef struct options_v1 {
+    size_t struct_size;
+    trtmatte_backend backend;
+    int threads;
+    int contexts;
+    int cuda_graphs;
+    const char* onnxruntime_library;
+    const char* tensorrt_library;
+} options_v1;
+
+/* A caller built against a later header: fields this library does not know follow. */
+typedef struct options_next {
+    trtmatte_options known;
+    int later_field;
+    double another;
+} options_next;
+
+static void options_sizes(void) {
+    /* init writes only the caller's bytes: the guard after a 0.1-sized struct stays untouched */
+    struct {
+        options_v1 v1;
+        unsigned char guard[64];
+    } old;
+    memset(&old, 0xAB, sizeof old);
+    trtmatte_options_init_sized((trtmatte_options*)&old.v1, sizeof old.v1);
+    CHECK(old.v1.struct_size == sizeof old.v1 && old.v1.contexts == 1 && old.v1.tensorrt_library == NULL);
+    for (size_t i = 0; i < sizeof old.guard; ++i) CHECK(old.guard[i] == 0xAB);
+    /* so does the 0.1 entry point, which old binaries call (the macro is bypassed by the parentheses) */
+    memset(&old, 0xAB, sizeof old);
+    (trtmatte_options_init)((trtmatte_options*)&old.v1);
+    CHECK(old.v1.struct_size == sizeof old.v1);
+    for (size_t i = 0; i < sizeof old.guard; ++i) CHECK(old.guard[i] == 0xAB);
+    /* a larger struct: defaults for what is known, zeros for the rest */
+    options_next next;
+    memset(&next, 0xAB, sizeof next);
+    trtmatte_options_init_sized(&next.known, sizeof next);
+    CHECK(next.known.struct_size == sizeof next && next.known.cpu_arena == 1 && next.known.cuda_graph_cache == 8 &&
+          next.later_field == 0);
+    /* the macro passes the caller's own size */
+    trtmatte_options current;
+    trtmatte_options_init(&current);
+    CHECK(current.struct_size == sizeof current && current.device == 0);
+}
+
+static void misuse(const char* onnx) {
+    trtmatte_matter* m = NULL;
+    options_v1 v1;
+    trtmatte_options_init_sized((trtmatte_options*)&v1, sizeof v1);
+    v1.threads = 1;
+    CHECK(trtmatte_open(onnx, (const trtmatte_options*)&v1, &m) == TRTMATTE_OK && m != NULL); /* older caller */
+    CHECK(trtmatte_close(m) == TRTMATTE_OK);
+    options_next next;
+    trtmatte_options_init_sized(&next.known, sizeof next);
+    next.later_field = 12345;
+    next.known.cpu_arena = 0;
+    CHECK(trtmatte_open(onnx, &next.known, &m) == TRTMATTE_OK && m != NULL); /* newer caller */
+
+    uint8_t image[8 * 8 * 3] = {0}, alpha[8 * 8];
+    CHECK(trtmatte_matte(m, image, 8, 8, 24, alpha) == TRTMATTE_OK);
+    CHECK(trtmatte_close(m) == TRTMATTE_OK);
+    /* double close and use after close: a status, not a crash (and nothing ASan reports) */
+    CHECK(trtmatte_close(m) == TRTMATTE_ERROR_INVALID_ARGUMENT);
+    CHECK(contains(trtmatte_last_error(), "trtmatte_close: matter is not an open handle"));
+    CHECK(trtmatte_matte(m, image, 8, 8, 24, alpha) == TRTMATTE_ERROR_INVALID_ARGUMENT);
+    CHECK(contains(trtmatte_last_error(), "trtmatte_matte: matter is not an open handle"));
+    CHECK(trtmatte_needs_trimap(m) == -1 && trtmatte_describe(m) == NULL);
+    /* a pointer that never was a handle */
+    trtmatte_matter* bogus = (trtmatte_matter*)image;
+    CHECK(trtmatte_matte_batch(bogus, image, 1, 8, 8, 24, alpha) == TRTMATTE_ERROR_INVALID_ARGUMENT);
+    CHECK(trtmatte_close(bogus) == TRTMATTE_ERROR_INVALID_ARGUMENT);
 }
 
 static void tensorrt_plans(void) {
@@ -204,8 +291,10 @@ int main(void) {
     opening_errors();
     tensorrt_plans();
     const char* onnx = getenv("TRTMATTE_TEST_ONNX");
+    options_sizes();
     if (onnx != NULL) {
         runs(onnx);
+        misuse(onnx);
     } else {
         printf("test_c_api: TRTMATTE_TEST_ONNX is not set: no run on a real graph (tests/cpp sets it)\n");
     }

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from trtmatte import metrics as M
+from trtmatte.evaluation import metrics as M
 from trtmatte.cli import main as cli_main
 from trtmatte.cli.eval_cmd import Eval
 from trtmatte.errors import TrtmatteError
@@ -285,7 +285,7 @@ def lf_debug(tmp_path_factory) -> Path:
 
 
 def test_trimap_auto_feeds_late_fusion_trimaps(tmp_path, red_trimap_graph, lf_debug, capsys):
-    from trtmatte.imageio import read_rgb
+    from trtmatte.media.image import read_rgb
     from trtmatte.runtime.matter import Matter
     from trtmatte.trimap import AutoTrimapOptions
 

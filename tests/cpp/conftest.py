@@ -88,6 +88,7 @@ def cpp_build() -> CppBuild:
     configure = run(["cmake", "-S", str(REPO), "-B", str(build), *generator, "-DCMAKE_BUILD_TYPE=Release",
                      "-DCMAKE_CXX_FLAGS_RELEASE=-O1", "-DCMAKE_C_FLAGS_RELEASE=-O1",
                      "-DTRTMATTE_BUILD_PLUGINS=OFF", "-DTRTMATTE_BUILD_CPP=ON", "-DTRTMATTE_BUILD_TESTS=ON",
+                     "-DTRTMATTE_WARNINGS_AS_ERRORS=ON",
                      "-DTRTMATTE_WITH_ONNXRUNTIME=ON", f"-DTRTMATTE_ONNXRUNTIME_LIBRARY={onnxruntime_library()}",
                      *tensorrt], "configuring cpp/")
     run(["cmake", "--build", str(build), "-j2"], "building cpp/")

@@ -60,7 +60,7 @@ def test_trtmatte_cpp_one_image_and_errors(cpp_build, graph, photos, tmp_path):
 
 def test_exif_orientation_as_python_reads_it(cpp_build, graph, photos, tmp_path):
     """A phone's sideways JPEG with its rotate tag: the alpha matches the upright picture."""
-    from trtmatte.imageio import read_rgb
+    from trtmatte.media.image import read_rgb
     from trtmatte.runtime.ort_session import OrtSession
 
     stored = Image.fromarray(photos["chelsea"][1][::3, ::3])  # 100x151 as stored; shown 151x100
@@ -157,7 +157,9 @@ class Server:
 
 @pytest.fixture
 def server(cpp_build, graph):
-    srv = Server(cpp_build, graph, "--workers", "16", "--max-inflight", "2", "--max-pixels", "5000")
+    # --queue-timeout: requests queue for the 2 slots as long as a loaded machine needs (this is not a timing test)
+    srv = Server(cpp_build, graph, "--workers", "16", "--max-inflight", "2", "--max-pixels", "5000",
+                 "--queue-timeout", "3600")
     yield srv
     if srv.proc.poll() is None:
         srv.proc.kill()
@@ -205,9 +207,125 @@ def test_httpd_bad_requests_get_clear_4xx(server, photos):
         assert got == status and ctype == "application/json" and part in json.loads(payload)["error"], payload
     got, ctype, payload = server.request("GET", "/nope")
     assert got == 404 and "no such endpoint: GET /nope" in json.loads(payload)["error"]
-    got, _, _ = server.request("GET", "/matte")
-    assert got == 404  # /matte takes POST only
+    for method, path, allow in (("GET", "/matte", "POST"), ("PUT", "/matte", "POST"), ("POST", "/health", "GET")):
+        got, _, payload = server.request(method, path)
+        assert got == 405 and f"use {allow} {path}" in json.loads(payload)["error"], (method, path, payload)
     assert server.stop()[0] == 0
+
+
+def png_header_claiming(width: int, height: int) -> bytes:
+    """The first bytes of a PNG whose IHDR declares width x height (RGB, 8-bit) and nothing more."""
+    import struct
+    import zlib
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    return b"\x89PNG\r\n\x1a\n" + chunk + b"\0" * 64
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+
+
+def test_httpd_refuses_huge_images_from_their_header(server):
+    """A header declaring 60000x60000 (which stb will not even read) is a 413, not a 400; nothing is decoded."""
+    got, ctype, payload = server.request("POST", "/matte", png_header_claiming(60000, 60000))
+    assert got == 413 and "60000x60000 = 3600 megapixels, over the limit" in json.loads(payload)["error"], payload
+    assert server.stop()[0] == 0
+
+
+def test_httpd_chunked_body_over_max_bytes_is_refused_unbuffered(cpp_build, graph):
+    """A chunked body is bounded like a sized one: 413 once it passes --max-bytes, the rest never read."""
+    import socket
+
+    srv = Server(cpp_build, graph, "--max-bytes", "1000000")
+    try:
+        before = rss_mb(srv.proc.pid)
+        sock = socket.create_connection(("127.0.0.1", srv.port), timeout=60)
+        sock.sendall(b"POST /matte HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b"%x\r\n" % 65536 + b"\xab" * 65536 + b"\r\n"
+        sent = 0
+        try:
+            for _ in range(1600):  # 100 MB offered
+                sock.sendall(chunk)
+                sent += len(chunk)
+        except OSError:  # the server answered and closed: the rest was never read
+            pass
+        reply = b""
+        try:
+            while b"\r\n\r\n" not in reply:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                reply += data
+        except OSError:
+            pass
+        sock.close()
+        assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
+        assert sent < 100 * 1024 * 1024  # refused while the client was still sending
+        assert rss_mb(srv.proc.pid) - before < 50
+        assert srv.request("GET", "/health")[0] == 200
+        assert srv.stop()[0] == 0
+    finally:
+        if srv.proc.poll() is None:
+            srv.proc.kill()
+            srv.proc.wait()
+
+
+def test_httpd_body_slower_than_the_request_timeout_gets_408(cpp_build, graph):
+    """A body that trickles in holds its matting slot only until --request-timeout, then 408."""
+    import socket
+    import time
+
+    srv = Server(cpp_build, graph, "--request-timeout", "1")
+    try:
+        sock = socket.create_connection(("127.0.0.1", srv.port), timeout=60)
+        sock.sendall(b"POST /matte HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+        sock.setblocking(False)
+        reply = b""
+        for _ in range(600):  # a byte every 0.1 s until the server answers (it must within ~1 s)
+            try:
+                reply += sock.recv(4096)
+            except BlockingIOError:
+                pass
+            if b"\r\n\r\n" in reply:
+                break
+            try:
+                sock.send(b"x")
+            except OSError:
+                pass
+            time.sleep(0.1)
+        sock.close()
+        assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
+        assert json.loads(srv.request("GET", "/health")[2])["inflight"] == 0  # the slot came back
+        assert srv.stop()[0] == 0
+    finally:
+        if srv.proc.poll() is None:
+            srv.proc.kill()
+            srv.proc.wait()
+
+
+def test_httpd_slow_clients_do_not_block_health(cpp_build, graph):
+    """16 connections trickling their headers (the old default worker count) leave /health answering."""
+    import socket
+
+    srv = Server(cpp_build, graph)
+    slow = []
+    try:
+        for _ in range(16):
+            sock = socket.create_connection(("127.0.0.1", srv.port), timeout=60)
+            sock.sendall(b"GET /health HTTP/1.1\r\nX-Slow: ")
+            slow.append(sock)
+        status, _, body = srv.request("GET", "/health", timeout=30)
+        assert status == 200 and json.loads(body)["status"] == "ok"
+        assert srv.stop()[0] == 0
+    finally:
+        for sock in slow:
+            sock.close()
+        if srv.proc.poll() is None:
+            srv.proc.kill()
+            srv.proc.wait()
 
 
 def multipart(**parts: bytes) -> tuple[bytes, str]:

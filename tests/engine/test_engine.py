@@ -211,3 +211,18 @@ def test_engine_cache_builds_a_trimap_graph(adamatting_export, tmp_path):
                         compute_capabilities=["SM86"])
     plan, hit = EngineCache(tmp_path / "cache").get_or_build(adamatting_export[0], opts)
     assert not hit and set(read_sidecar(plan).profile) == {"image", "trimap"}
+
+
+def test_rtx_refuses_a_gpu_it_has_no_target_for():
+    """TensorRT-RTX 1.7 lists no SM90: building on an H100 without --compute-capability is one line, not a
+    traceback from looking the target up."""
+    from trtmatte.engine.flavour import get_flavour, rtx_targets
+
+    flavour = get_flavour("tensorrt_rtx")
+    hopper = GpuInfo("NVIDIA H100 80GB HBM3", (9, 0))
+    if hasattr(trt.ComputeCapability, "SM90"):
+        assert rtx_targets(flavour, None, hopper) == ["SM90"]
+        return
+    with pytest.raises(TrtmatteError, match="cannot target this GPU .*SM90.*--compute-capability"):
+        rtx_targets(flavour, None, hopper)
+    assert rtx_targets(flavour, ["sm89"], hopper) == ["SM89"]

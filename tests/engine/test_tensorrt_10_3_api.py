@@ -3,7 +3,7 @@
 listed, with the reason, in ``trtmatte.engine.flavour.NOT_IN_TENSORRT_10_3``.
 
 No TensorRT 10.3 Python package exists for this machine, so the check is static: an AST walk over
-trtmatte/engine, trtmatte/runtime and trtmatte/plugins collects
+trtmatte/engine, trtmatte/runtime and trtmatte/fused_blend collects
   * ``trt.X`` and ``trt.X.Y`` (the module is reached as ``trt``, ``self.trt``, ``loaded.trt`` or
     ``flavour.module``),
   * attributes and methods used on TensorRT objects whose type the walk can tell: values made by a
@@ -32,7 +32,7 @@ from trtmatte.engine.flavour import NOT_IN_TENSORRT_10_3
 REPO = Path(__file__).resolve().parents[2]
 HEADERS_10_3 = REPO / "third_party" / "tensorrt" / "10.3" / "include"
 HEADERS_11_1 = REPO / "third_party" / "tensorrt" / "11.1" / "include"
-SCANNED = [REPO / "trtmatte" / d for d in ("engine", "runtime", "plugins")]
+SCANNED = [REPO / "trtmatte" / d for d in ("engine", "runtime", "fused_blend")]
 
 # Python binding name -> C++ name, where the binding does not follow the snake_case rule.
 BINDING_NAMES = {

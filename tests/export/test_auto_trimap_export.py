@@ -44,7 +44,7 @@ class BrightIsForeground(torch.nn.Module):
 @pytest.fixture(scope="module")
 def pipeline():
     from trtmatte.models.adamatting import AdaMattingNet
-    from trtmatte.models.auto_trimap import AutoTrimapPipeline
+    from trtmatte.models.auto_trimap_pipeline import AutoTrimapPipeline
 
     torch.manual_seed(0)
     ada = AdaMattingNet(stem_width=8, stem_kernel=3, stages=((4, 8, 1), (4, 8, 1), (8, 16, 1), (8, 16, 1)),

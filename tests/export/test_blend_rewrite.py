@@ -19,8 +19,8 @@ from trtmatte.export import ExportOptions, export_onnx  # noqa: E402
 from trtmatte.export.blend_rewrite import expand_fused_blend, fuse_blend, fused_blend_nodes, node_attrs  # noqa: E402
 from trtmatte.contract.graphio import check_graph  # noqa: E402
 from trtmatte.models import get_config  # noqa: E402
-from trtmatte.plugins import library  # noqa: E402
-from trtmatte.plugins.blend_op import FusedBlendAttrs, reference_alpha  # noqa: E402
+from trtmatte.fused_blend import library  # noqa: E402
+from trtmatte.fused_blend.blend_op import FusedBlendAttrs, reference_alpha  # noqa: E402
 
 from helpers.plugin_build import built_library  # noqa: E402
 from helpers.tiny_model import TinyLateFusion  # noqa: E402

@@ -202,11 +202,11 @@ PROFILE = {"image": {"min": [1, 16, 16, 3], "opt": [1, 64, 64, 3], "max": [2, 96
 TRIMAP_PROFILE = {**PROFILE, "trimap": {k: v[:3] for k, v in PROFILE["image"].items()}}
 
 
-def fake_session(slots=1, graphs=False, num_profiles=1, profile=PROFILE):
+def fake_session(contexts=1, cuda_graphs=False, num_profiles=1, profile=PROFILE):
     from trtmatte.runtime.session import SessionInfo
     from trtmatte.runtime.tensorrt_session import TensorRTSession
 
     cuda = FakeCuda()
     layer = FakeEngineLayer(cuda, profile, num_profiles)
     info = SessionInfo("tensorrt", "fp32", "fake GPU", "tiny", "fake")
-    return TensorRTSession(layer, slots=slots, graphs=graphs, cuda=cuda, profile=profile, info=info), cuda, layer
+    return TensorRTSession(layer, contexts=contexts, cuda_graphs=cuda_graphs, cuda=cuda, profile=profile, info=info), cuda, layer

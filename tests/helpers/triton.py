@@ -40,7 +40,9 @@ def free_ports(count: int = 3) -> list[int]:
 
 
 def cli_env() -> dict[str, str]:
+    """This environment with the source tree importable and the venv's `trtmatte` script on PATH."""
     env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     return env
 
@@ -48,7 +50,11 @@ def cli_env() -> dict[str, str]:
 class ServeProcess:
     """`python -m trtmatte serve ARGS` on loopback ports, until its banner says it is ready."""
 
-    def __init__(self, *args: str, timeout: float = 240.0):
+    def __init__(self, *args: str, timeout: float = 240.0, command: list[str] | None = None, cwd=None):
+        """``command``: how `trtmatte serve` is spelt (default ``python -m trtmatte serve``), e.g. a
+        README's line run by bash; ``cwd``: where it runs."""
+        self.command = command or [sys.executable, "-m", "trtmatte", "serve"]
+        self.cwd = cwd
         self.http, self.grpc, self.metrics = free_ports()
         self.args = ["--address", "127.0.0.1", "--http-port", str(self.http), "--grpc-port", str(self.grpc),
                      "--metrics-port", str(self.metrics), *args]
@@ -60,9 +66,8 @@ class ServeProcess:
         return f"127.0.0.1:{self.http}"
 
     def __enter__(self) -> "ServeProcess":
-        self.process = subprocess.Popen([sys.executable, "-m", "trtmatte", "serve", *self.args],
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(),
-                                        start_new_session=True)
+        self.process = subprocess.Popen([*self.command, *self.args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True, env=cli_env(), start_new_session=True, cwd=self.cwd)
         deadline = time.monotonic() + self.timeout
         for line in self.process.stdout:
             self.banner.append(line.rstrip("\n"))

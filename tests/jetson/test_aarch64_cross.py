@@ -11,7 +11,7 @@ What runs, and what is only compiled:
   $TRTMATTE_TESTS_CACHE), on a 96x128 crop of a real photo with the bundled graph; its alpha must
   equal the x86-64 build's within 1/255. Emulated onnxruntime costs about 2 ms per pixel here, so
   the photo is small: 96x128 takes ~25 s under qemu, 150x225 took ~75 s.
-* The TensorRT backend (tensorrt_library.cpp, tensorrt_backend.cpp) and the FusedBlend plugin's host
+* The TensorRT backend (tensorrt_library.cpp, tensorrt_session.cpp) and the FusedBlend plugin's host
   code: **compiled only**, for aarch64 against the TensorRT 10.3 headers (JetPack 6), as object
   files (no aarch64 CUDA runtime or TensorRT library exists here to link or run them). The
   plugin's device code for sm_87 is checked by the fatbin tests of tests/plugins.
@@ -41,17 +41,17 @@ SYSROOT = Path("/usr/aarch64-linux-gnu")
 TENSORRT_10_3 = REPO / "third_party" / "tensorrt" / "10.3" / "include"
 GRAPH = REPO / "trtmatte" / "weights" / "late_fusion_lite_demo.onnx"
 CUDA_HOME = Path(os.environ.get("CUDA_HOME", "/usr/local/cuda"))
-INSTALL_HINT = "run scripts/install-system-packages.sh (as root, or with sudo)"
+INSTALL_HINT = "run sh scripts/install-system-packages.sh --aarch64 (as root, or with sudo)"
 EM_AARCH64, EM_X86_64 = 183, 62  # ELF e_machine
 ORT_PLATFORM = "manylinux_2_28_aarch64"
 # Outside the tree and outside trtmatte's own cache (~/.cache/trtmatte/engines): test downloads only.
 CACHE = Path(os.environ.get("TRTMATTE_TESTS_CACHE", Path.home() / ".cache" / "trtmatte-tests")) / "aarch64"
-# The photo: scikit-image's chelsea, cropped (not resized, so no resampler is involved) to 96x128
-# where the bundled model's alpha spreads over 0-59 (60 levels, std 9 with onnxruntime 1.24 on
-# x86-64). Downscaled whole photos this small give alpha 0-5 at most: the demo model needs ~200 px
-# of context before it mattes anything, and a near-constant alpha would make the 1/255 comparison
-# say nothing.
-PHOTO, CROP = "chelsea", (slice(128, 224), slice(64, 192))
+# The photo: scikit-image's immunohistochemistry, cropped (not resized, so no resampler is involved)
+# to a 48x384 strip where the bundled model's alpha spreads over 28 levels (onnxruntime 1.24, x86-64).
+# The bundled graph brings a longer side under 384 up to 384 (its min_side), so a strip whose longer
+# side is already 384 keeps the emulated run small (64x384 working pixels, ~2 ms each under qemu);
+# a near-constant alpha would make the 1/255 comparison say nothing.
+PHOTO, CROP = "immunohistochemistry", (slice(240, 288), slice(32, 416))
 
 
 def run(cmd: list, what: str, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
@@ -111,12 +111,22 @@ def configure_and_build(build: Path, *extra: str, what: str, targets: tuple[str,
     run(["cmake", "--build", build, "-j2", *(a for t in targets for a in ("--target", t))], f"building {what}")
 
 
-@pytest.fixture(scope="module")
-def tools():
+def missing_tools() -> list[str]:
     missing = [t for t in ("cmake", "aarch64-linux-gnu-g++", "aarch64-linux-gnu-gcc", "qemu-aarch64-static", "gcc")
                if shutil.which(t) is None]
     if not (SYSROOT / "lib" / "libc.so.6").is_file():
         missing.append(f"{SYSROOT}/lib/libc.so.6 (libc6-dev-arm64-cross)")
+    return missing
+
+
+@pytest.fixture(scope="module")
+def tools():
+    missing = missing_tools()
+    if missing and os.geteuid() == 0:
+        # The cross tools are not part of the default system packages: as root (CI), ask for them.
+        run(["sh", REPO / "scripts" / "install-system-packages.sh", "--aarch64"],
+            "installing the aarch64 cross tools", timeout=1200)
+        missing = missing_tools()
     if missing:
         pytest.fail(f"missing for the aarch64 cross build: {', '.join(missing)}: {INSTALL_HINT}", pytrace=False)
 
@@ -182,7 +192,7 @@ def test_cross_build_is_aarch64(aarch64_build):
     library = (aarch64_build / "lib" / "libtrtmatte.so").resolve()
     programs = [aarch64_build / "bin" / n for n in ("test_sidecar", "test_compat", "test_buffers", "test_c_api", "check_plan")]
     checks = sorted(aarch64_build.glob("cpp/CMakeFiles/trtmatte_tensorrt_check_10_3_0.dir/**/*.o"))
-    assert {p.name for p in checks} == {"tensorrt_library.cpp.o", "tensorrt_backend.cpp.o", "FusedBlendPlugin.cpp.o"}, checks
+    assert {p.name for p in checks} == {"tensorrt_library.cpp.o", "tensorrt_session.cpp.o", "FusedBlendPlugin.cpp.o"}, checks
     for path in [library, *programs, *checks]:
         assert elf_machine(path) == EM_AARCH64, f"{path} is not aarch64 (e_machine {elf_machine(path)})"
 
@@ -190,16 +200,17 @@ def test_cross_build_is_aarch64(aarch64_build):
 def test_unit_tests_pass_under_emulation(aarch64_build):
     """ctest runs each aarch64 test program through qemu-aarch64-static (the toolchain's emulator)."""
     r = run(["ctest", "--output-on-failure", "--test-dir", aarch64_build], "ctest (aarch64, emulated)", timeout=300)
-    assert "100% tests passed" in r.stdout and "out of 4" in r.stdout, r.stdout
+    # sidecar, compat, buffers, lru_cache, c_api (no examples, no TensorRT backend in this build)
+    assert "100% tests passed" in r.stdout and "out of 5" in r.stdout, r.stdout
 
 
 @pytest.fixture(scope="module")
 def photo_raw(workdir):
-    """A small real photo (a 96x128 crop of scikit-image's chelsea, see CROP) as raw RGB."""
+    """A small real photo (a 48x384 crop of scikit-image's immunohistochemistry, see CROP) as raw RGB."""
     data = pytest.importorskip("skimage.data", reason="scikit-image is needed for its bundled photos")
 
     rgb = np.ascontiguousarray(getattr(data, PHOTO)()[CROP])
-    assert rgb.shape == (96, 128, 3), rgb.shape
+    assert rgb.shape == (48, 384, 3), rgb.shape
     path = workdir / f"{PHOTO}.rgb"
     path.write_bytes(rgb.tobytes())
     return path, rgb
@@ -227,8 +238,8 @@ def test_onnxruntime_backend_end_to_end_under_emulation(aarch64_build, x86_build
         assert r.stdout.startswith(f"onnxruntime {version} ") and "late_fusion_lite" in r.stdout, r.stdout
         outputs[name] = np.frombuffer(out.read_bytes(), np.uint8).reshape(h, w)
     x86_alpha = outputs["x86_64"].astype(int)
-    # a real matte, so equality below means something: measured 0-59 over 60 levels (see CROP)
-    assert x86_alpha.max() - x86_alpha.min() >= 30 and len(np.unique(x86_alpha)) >= 20, \
+    # a real matte, so equality below means something: measured a range of 28 over 26 levels (see CROP)
+    assert x86_alpha.max() - x86_alpha.min() >= 20 and len(np.unique(x86_alpha)) >= 20, \
         f"alpha nearly constant (range {x86_alpha.min()}-{x86_alpha.max()}, {len(np.unique(x86_alpha))} levels)"
     session = onnxruntime.InferenceSession(str(GRAPH), providers=["CPUExecutionProvider"])
     python = session.run(None, {"image": rgb[None]})[0][0]

@@ -28,12 +28,14 @@ def test_plan_mirrors_folders_and_globs(tmp_path):
         save(src / rel) if not rel.endswith(".txt") else (src / rel).write_text("x")
     out = tmp_path / "out"
     items = list(plan_work([str(src)], out))
-    assert [(i.source.relative_to(src).as_posix(), i.target.relative_to(out).as_posix()) for i in items] == [
-        ("a.jpg", "a.png"), ("sub/b.png", "sub/b.png"), ("sub/deeper/c.webp", "sub/deeper/c.png")]
+    assert [(i.source.relative_to(src).as_posix(), i.target.relative_to(out).as_posix()) for i in items
+            if i.kind == "image"] == [("a.jpg", "a.png"), ("sub/b.png", "sub/b.png"), ("sub/deeper/c.webp", "sub/deeper/c.png")]
+    unsupported = [i for i in items if i.kind == "unsupported"]  # named, not dropped silently
+    assert [i.source.name for i in unsupported] == ["notes.txt"] and ".txt" in unsupported[0].error
     by_glob = list(plan_work([str(src / "**" / "*.png")], out))
     assert [i.target.relative_to(out).as_posix() for i in by_glob] == ["sub/b.png"]
     only_jpg = list(plan_work([str(src)], out, extensions=["jpg,JPEG"]))
-    assert [i.source.name for i in only_jpg] == ["a.jpg"]
+    assert [i.source.name for i in only_jpg] == ["a.jpg"]  # --ext chose: the others are not reported
     # one file into a file name
     assert list(plan_work([str(src / "a.jpg")], tmp_path / "alpha.png")) == [
         WorkItem(src / "a.jpg", tmp_path / "alpha.png", "image")]
@@ -188,8 +190,72 @@ def test_matter_python_api_takes_paths_pil_and_arrays(tmp_path, matter):
     cut = matter.cutout(path)
     assert cut.shape == (24, 36, 4) and cut.dtype == np.uint8
     assert matter.cutout(path, "composite", (255, 0, 0)).shape == (24, 36, 3)
+    # one background parser for every door: colour names, #rrggbb, r,g,b, tuples, paths, arrays
+    green = matter.cutout(path, "composite", (0, 255, 0))
+    for same in ("#00ff00", "0,255,0", "lime", np.array([0, 255, 0])):
+        assert np.array_equal(matter.cutout(path, "composite", same), green), same
+    backdrop = save(tmp_path / "bg.png", (10, 12), 7)
+    by_path = matter.cutout(path, "composite", str(backdrop))
+    assert np.array_equal(by_path, matter.cutout(path, "composite", np.asarray(Image.open(backdrop))))
+    assert np.array_equal(by_path, matter.cutout(path, "composite", backdrop))
+    with pytest.raises(TrtmatteError, match="neither a colour"):
+        matter.cutout(path, "composite", "#12")
+    # the batch door keeps the batch axis; matte() is one image
+    assert matter(array).shape == (1, 24, 36) and matter(array[None]).shape == (1, 24, 36)
+    assert "backend='onnxruntime'" in repr(matter) and "precision='fp32'" in repr(matter)
+    assert f"model={matter.info.variant!r}" in repr(matter) and "device=" in repr(matter)
     with pytest.raises(TrtmatteError, match="must be uint8"):
         matter.matte(array.astype(np.float32))
+
+
+def test_matte_video_takes_the_same_backgrounds(tmp_path, matter):
+    pytest.importorskip("av", reason="PyAV is needed for video (pip install 'trtmatte[video]')")
+    pytest.importorskip("pymatting", reason="pymatting is needed for composites (pip install 'trtmatte[cutout]')")
+    from helpers.media import make_video
+
+    from trtmatte.jobs import matte_video
+
+    clip = make_video(tmp_path / "clip.mp4", 32, 24, frames=3)
+    report = matte_video(matter, clip, tmp_path / "green.mp4", output_type="composite", background=(0, 255, 0))
+    assert report.frames == 3
+    with pytest.raises(TrtmatteError, match="neither a colour"):
+        matte_video(matter, clip, tmp_path / "x.mp4", output_type="composite", background="nocolour")
+
+
+def test_corrupt_h264_packets_are_a_warning_or_with_strict_an_error(tmp_path, matter):
+    """Bytes flipped inside an H.264 stream: the decoder conceals the damage and returns garbled
+    frames without an error; the job counts them (one warning naming the file), --strict fails it."""
+    pytest.importorskip("av", reason="PyAV is needed for video (pip install 'trtmatte[video]')")
+    from helpers.media import make_video
+
+    data = bytearray(make_video(tmp_path / "clean.mp4", 64, 48, frames=24).read_bytes())
+    for offset in np.random.default_rng(0).integers(len(data) // 3, 2 * len(data) // 3, 30):
+        data[offset] ^= 0xFF
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "damaged.mp4").write_bytes(data)
+    outcomes = []
+    summary = MatteJob(matter, MatteJobOptions(), outcomes.append).run(plan_work([str(tmp_path / "in")], tmp_path / "out"))
+    assert summary.done == 1 and (tmp_path / "out" / "damaged.mp4").is_file()
+    (warning,) = outcomes[0].warnings
+    assert "damaged.mp4" in warning and "frames were decoded from corrupt packets" in warning
+    strict = MatteJob(matter, MatteJobOptions(strict=True)).run(plan_work([str(tmp_path / "in")], tmp_path / "strict"))
+    assert strict.failed == 1 and "(--strict)" in strict.failures[0] and not (tmp_path / "strict" / "damaged.mp4").exists()
+
+
+def test_pymatting_compile_is_announced_only_while_its_cache_is_missing(tmp_path, monkeypatch):
+    import importlib.machinery
+
+    from trtmatte import compose
+
+    package = tmp_path / "pymatting"
+    (package / "foreground" / "__pycache__").mkdir(parents=True)
+    spec = importlib.machinery.ModuleSpec("pymatting", None, is_package=True)
+    spec.submodule_search_locations = [str(package)]
+    monkeypatch.setattr(compose.importlib.util, "find_spec", lambda name: spec)
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    assert compose.foreground_compile_pending()
+    (package / "foreground" / "__pycache__" / "estimate_foreground_ml._estimate_fb_ml-61.py311.nbi").write_bytes(b"")
+    assert not compose.foreground_compile_pending()
 
 
 def test_watch_takes_files_once_their_size_is_stable(tmp_path):
@@ -215,3 +281,29 @@ def test_watch_takes_files_once_their_size_is_stable(tmp_path):
     assert [i.target.relative_to(tmp_path / "out").as_posix() for i in next(batches)] == ["sub/later.png"]
     with pytest.raises(TrtmatteError, match="--watch needs folders"):
         next(watch([str(folder / "first.png")], tmp_path / "out"))
+
+
+def test_watch_retries_a_file_whose_copy_paused_and_gives_up_on_one_that_stays_broken(tmp_path, matter):
+    """A copy that pauses longer than a poll is read half-written: the file is held, not failed,
+    and taken again when it changes; one that stays unreadable fails in one line after give_up."""
+    from trtmatte.jobs import watch
+
+    folder, out = tmp_path / "inbox", tmp_path / "out"
+    whole = save(tmp_path / "whole.png", (30, 40)).read_bytes()
+    folder.mkdir()
+    (folder / "paused.png").write_bytes(whole[:60])
+    (folder / "broken.png").write_bytes(whole[:50])
+    now = [0.0]
+    watcher = watch([str(folder)], out, interval=1.0, sleep=lambda s: now.__setitem__(0, now[0] + s),
+                    give_up=30.0, clock=lambda: now[0])
+    outcomes = []
+    job = MatteJob(matter, MatteJobOptions(), outcomes.append, retry=watcher.retry)
+    summary = job.run(next(watcher))
+    assert (summary.done, summary.failed) == (0, 0) and outcomes == []  # both held, neither failed yet
+    (folder / "paused.png").write_bytes(whole)  # the copy goes on and completes
+    summary = job.run(next(watcher))
+    assert [o.item.source.name for o in outcomes] == ["paused.png"] and summary.done == 1
+    summary = job.run(next(watcher))  # broken.png: unchanged for 30 s of (fake) clock
+    assert summary.failed == 1 and now[0] >= 30.0
+    (line,) = summary.failures
+    assert "broken.png" in line and "unchanged for 30 s: gave up" in line and "\n" not in line

@@ -11,7 +11,7 @@ from torch import nn
 from trtmatte.models import count_parameters, create_model, get_config
 from trtmatte.models.adamatting import AdaMattingNet, GlobalConv, SubPixelUp
 from trtmatte.models.matting_pipeline import MattingPipeline
-from trtmatte.models.trimap import one_hot
+from trtmatte.models.trimap_ops import one_hot
 
 # The reading of the table documented in docs/adamatting.md, counted (BatchNorm statistics excluded).
 PAPER_PARAMETERS = 68_896_805

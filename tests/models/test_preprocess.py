@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -26,6 +28,18 @@ def test_working_size(hw, expected):
 
 def test_working_size_custom_cap():
     assert working_size(1024, 640, max_side=512) == (512, 320)
+
+
+def test_working_size_raises_small_inputs_to_min_side():
+    """The graph contract's lower bound: a 240-px photo is matted at the trained working size (384),
+    larger ones as before; α returns at the input's size (the pipeline resizes back)."""
+    assert working_size(240, 320, min_side=384) == (288, 384)
+    assert working_size(1, 1, min_side=384) == (384, 384)
+    assert working_size(1000, 600, min_side=384) == working_size(1000, 600) == (800, 480)
+    assert working_size(240, 320, max_side=256, min_side=384) == (192, 256)  # the cap wins
+    pipeline = MattingPipeline(_Mean(), dataclasses.replace(get_config("late_fusion_lite").preprocessing, min_side=64))
+    alpha = pipeline(torch.full((1, 20, 30, 3), 200, dtype=torch.uint8)).alpha
+    assert alpha.shape == (1, 20, 30) and pipeline.network.seen == [(64, 64)]  # 20x30 -> 43x64, rounded up to 32s
 
 
 @pytest.mark.parametrize("src,dst", [((100, 80), (64, 96)), ((37, 51), (200, 130)), ((500, 300), (33, 77)),
@@ -72,3 +86,19 @@ def test_pipeline_contract():
     ref = ref - torch.tensor(pre.mean).view(1, 3, 1, 1)
     assert torch.allclose(spy.seen, ref, atol=1e-3)
     assert float(out.alpha.min()) >= 0 and float(out.alpha.max()) <= 1
+
+
+class _Mean(torch.nn.Module):
+    """A stand-in network that records the working size it is given and returns a flat α."""
+
+    debug_outputs = ()
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def forward(self, x):
+        from types import SimpleNamespace
+
+        self.seen.append(tuple(x.shape[-2:]))
+        return SimpleNamespace(alpha=torch.full_like(x[:, :1], 0.5))

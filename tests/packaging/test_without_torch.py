@@ -64,6 +64,13 @@ NON_CORE = {
     "atheris": ("atheris",),
     "numba": ("numba",),
     "llvmlite": ("llvmlite",),
+    "ray": ("ray",),
+    "nvidia-modelopt": ("modelopt",),
+    "onnx-graphsurgeon": ("onnx_graphsurgeon",),
+    "onnxslim": ("onnxslim",),
+    "polygraphy": ("polygraphy",),
+    "ml-dtypes": ("ml_dtypes",),
+    "lief": ("lief",),
 }
 HIDDEN_MODULES = sorted({m for mods in NON_CORE.values() for m in mods})
 

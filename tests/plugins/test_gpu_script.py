@@ -1,4 +1,4 @@
-"""benchmarks/gpu/plugin_kernel.py runs only on a GPU machine; here: its arguments, its dry run,
+"""tests/gpu/plugin_kernel.py runs only on a GPU machine; here: its arguments, its dry run,
 and that everything it compiles (kernel, CPU twin, the compute-sanitizer driver) compiles."""
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def test_everything_it_compiles_compiles(script, tmp_path):
     logged = []
     result = script.run_build(tmp_path / "build", "90", lambda *parts: logged.append(parts))
     assert {k: v["rc"] for k, v in result.items()} == {"kernel": 0, "cpu": 0, "driver": 0}
-    from trtmatte.plugins.fatbin import architectures
+    from trtmatte.fused_blend.fatbin import architectures
 
     assert architectures(tmp_path / "build" / "libtrtmatte_blend_kernel.so")["sass"] == [90]
     assert os.access(tmp_path / "build" / "blend_driver", os.X_OK)

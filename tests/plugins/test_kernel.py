@@ -1,7 +1,7 @@
-"""The fused-blend kernel's per-pixel code (plugins/blend/blend_math.h), run on the CPU through
+"""The fused-blend kernel's per-pixel code (plugins/fused_blend/blend_math.h), run on the CPU through
 libtrtmatte_blend_cpu.so and compared with an independent NumPy reference; the CMake build, with
 device code checked for every listed GPU architecture. The kernel itself runs on a GPU only
-(benchmarks/gpu/plugin_kernel.py)."""
+(tests/gpu/plugin_kernel.py)."""
 from __future__ import annotations
 
 import os
@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from trtmatte.errors import TrtmatteError
-from trtmatte.plugins import library
-from trtmatte.plugins.fatbin import architectures
-from trtmatte.plugins.blend_op import FusedBlendAttrs, reference_alpha
+from trtmatte.fused_blend import library
+from trtmatte.fused_blend.fatbin import architectures
+from trtmatte.fused_blend.blend_op import FusedBlendAttrs, reference_alpha
 
 from helpers.plugin_build import built_library, cmake_build
 
@@ -216,7 +216,7 @@ def test_wrong_library_error_says_how_to_build(tmp_path, cpu_lib):
     assert "\n" not in str(err.value)
 
 
-# ---- the kernel itself, where a GPU exists (benchmarks/gpu/plugin_kernel.py does it at scale) ----
+# ---- the kernel itself, where a GPU exists (tests/gpu/plugin_kernel.py does it at scale) ----
 
 @pytest.mark.gpu  # no GPU: skipped by tests/conftest.py before cpu_lib builds anything
 @pytest.mark.parametrize("in_dtype", ["float32", "float16"])

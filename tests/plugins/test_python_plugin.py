@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from trtmatte.errors import TrtmatteError
-from trtmatte.plugins import library
-from trtmatte.plugins.blend_op import (FusedBlendAttrs, output_dtype, output_shape, reference_alpha,
+from trtmatte.fused_blend import library
+from trtmatte.fused_blend.blend_op import (FusedBlendAttrs, output_dtype, output_shape, reference_alpha,
                                           supports_combination)
 
 from helpers.plugin_build import built_library
@@ -153,7 +153,7 @@ def desc(trt, dtype, fmt="LINEAR", dims=(1, 1, 4, 4)):
 
 
 def test_python_plugin_classes(trt):
-    from trtmatte.plugins.trt_plugin import plugin_classes
+    from trtmatte.fused_blend.trt_plugin import plugin_classes
 
     plugin_cls, creator_cls = plugin_classes(trt)
     assert issubclass(plugin_cls, (trt.IPluginV3, trt.IPluginV3OneCore, trt.IPluginV3OneBuild, trt.IPluginV3OneRuntime))
@@ -187,7 +187,7 @@ def test_python_plugin_classes(trt):
 def test_python_plugin_enqueue_reaches_the_kernel(trt, kernel_lib, monkeypatch):
     """enqueue -> library.launch -> the C launcher: an empty batch succeeds without a GPU, a non-empty
     one with null pointers comes back as the launcher's invalid-value error."""
-    from trtmatte.plugins.trt_plugin import plugin_classes
+    from trtmatte.fused_blend.trt_plugin import plugin_classes
 
     monkeypatch.setenv(library.ENV_DIR, os.path.dirname(kernel_lib))
     plugin = plugin_classes(trt)[0](FusedBlendAttrs())
@@ -197,7 +197,7 @@ def test_python_plugin_enqueue_reaches_the_kernel(trt, kernel_lib, monkeypatch):
 
 
 def test_registering_with_rtx_is_refused_in_one_line(trt):
-    from trtmatte.plugins.trt_plugin import register_python_plugin
+    from trtmatte.fused_blend.trt_plugin import register_python_plugin
 
     with pytest.raises(TrtmatteError, match="TensorRT-RTX has no plugin layers") as err:
         register_python_plugin(trt)
@@ -208,7 +208,7 @@ def test_plugin_modules_do_not_import_tensorrt():
     import subprocess
     import sys
 
-    code = ("import sys, trtmatte.plugins, trtmatte.plugins.trt_plugin, trtmatte.plugins.library, "
+    code = ("import sys, trtmatte.fused_blend, trtmatte.fused_blend.trt_plugin, trtmatte.fused_blend.library, "
             "trtmatte.export.blend_rewrite\nprint(sorted(m for m in ('tensorrt', 'tensorrt_rtx', 'cupy') if m in sys.modules))")  # not 'cuda': torch probes cuda.bindings itself
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "[]", r.stderr

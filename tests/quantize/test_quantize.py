@@ -277,41 +277,6 @@ def int8_f32_body(lite_f32, calibration):
     return dst, quantize_int8(lite_f32, dst, calibration, method="max", body="fp32")
 
 
-def _quantize_dequantize_fp16(scale: float):
-    from onnx import helper
-
-    graph = helper.make_graph([helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"], name="q"),
-                               helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], name="dq")], "qdq",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT16, [None])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT16, [None])],
-                              [numpy_helper.from_array(np.array(scale, np.float16), "s"),
-                               numpy_helper.from_array(np.int8(0), "z")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
-    model.ir_version = 9
-    return model
-
-
-def test_float16_quantize_runs_in_float32_for_onnxruntime():
-    """onnxruntime's float16 QuantizeLinear truncates toward zero (contract/ort_rounding.py); the
-    rewritten graph rounds to nearest, ties to even, as the standard says, on every one of 4096
-    values, and keeps the float16 Q/DQ scale for the DequantizeLinear."""
-    from trtmatte.contract.ort_rounding import quantize_in_float32
-
-    scale = np.float16(0.05)
-    x = np.random.default_rng(0).uniform(-8, 8, 4096).astype(np.float16)
-    expected = np.clip(np.round(x.astype(np.float32) / np.float32(scale)), -128, 127) * scale  # np.round: ties to even
-    model = _quantize_dequantize_fp16(float(scale))
-    as_is = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
-    assert quantize_in_float32(model) == 1
-    onnx.checker.check_model(model, full_check=True)
-    assert [n.op_type for n in model.graph.node] == ["Cast", "QuantizeLinear", "DequantizeLinear"]
-    assert model.graph.node[2].input[1] == "s"  # the DequantizeLinear's scale is still the float16 one
-    fixed = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
-    np.testing.assert_array_equal(fixed, expected.astype(np.float16))
-    # If this fails, onnxruntime rounds float16 QuantizeLinear itself now: the rewrite can go.
-    assert (np.abs(as_is.astype(np.float32)) < np.abs(expected)).sum() > 1000, "onnxruntime no longer truncates"
-
-
 def test_onnxruntime_session_rounds_the_float16_body_graph(int8, tmp_path):
     """OrtSession applies the rewrite to a float16-body INT8 graph (from its metadata); the file
     on disk, which TensorRT builds, keeps its Q/DQ as written."""
@@ -382,14 +347,12 @@ def test_int8_calibration_is_deterministic(int8, lite_f32, calibration):
     assert onnx.load(str(path)).graph == onnx.load(str(again)).graph
 
 
-def test_calibration_in_chunks_equals_one_pass(int8, lite_f32, calibration, monkeypatch):
-    """Images are fed to onnxruntime a few at a time (memory); max ranges merge exactly."""
-    from trtmatte.quantize import int8 as int8_module
-
-    assert len(calibration) <= int8_module.CALIBRATION_CHUNK  # the fixture ran in one pass
-    monkeypatch.setattr(int8_module, "CALIBRATION_CHUNK", 1)
+def test_calibration_in_passes_equals_one_pass(int8, lite_f32, calibration):
+    """A memory budget too small for two tensors calibrates one tensor per pass over the images
+    (calibration_stats.py); max ranges merge exactly, so the graph's scales are the same."""
     chunked = lite_f32.parent / "lite_int8_chunked.onnx"
-    quantize_int8(lite_f32, chunked, calibration, method="max")
+    report = quantize_int8(lite_f32, chunked, calibration, method="max", max_memory=1)
+    assert int8[1].calibration_passes == 1 and report.calibration_passes > 1
     first, second = _scales(int8[0]), _scales(chunked)
     assert first.keys() == second.keys() and all(np.array_equal(first[k], second[k]) for k in first)
 
@@ -594,6 +557,11 @@ def test_quantize_cli_writes_graphs_and_accuracy_report(lite_f32, composite_sets
         assert g["goal"]["met"] == (abs(g["relative"]["band"]["sad"]) <= g["goal"]["limit"])
     assert fp32["metrics"]["band"]["sad"] < fp32["metrics"]["full"]["sad"]  # the band is part of the image
     assert int8["delta_composites"]["max"] > fp16["delta_composites"]["max"]  # INT8 costs more than FP16
+    # the comparison columns: who quantized, int8 convs per role (the kept roles at 0), Q/DQ count, cost
+    assert int8["quantizer"] == fp16["quantizer"] == "trtmatte"
+    assert int8["int8_convs"]["stem"].startswith("0/") and int8["int8_convs"]["logits"] == "0/3"
+    assert int8["int8_convs"]["other"].split("/")[0] == int8["int8_convs"]["other"].split("/")[1] != "0"
+    assert int8["qdq_nodes"] > 0 and fp16["qdq_nodes"] == 0 and int8["peak_rss_bytes"] > 0
 
 
 def test_quantize_cli_refuses_calibration_set_as_heldout(lite_f32, composite_sets, tmp_path, capsys):

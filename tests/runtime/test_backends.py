@@ -10,7 +10,7 @@ import torch
 from trtmatte.errors import TrtmatteError
 from trtmatte.models import get_config
 from trtmatte.runtime.matter import Environment, Matter, candidates
-from trtmatte.runtime.pipelined import Pipeline, as_backend
+from trtmatte.runtime.pipelined import Pipeline, as_submitter
 
 from helpers.tiny_model import TinyMatting
 
@@ -48,7 +48,7 @@ def test_onnxruntime_backend_end_to_end(tiny_onnx):
     assert np.abs(alpha - reference(x)).max() < 1e-5
     # and pipelined: the serial backend keeps order and isolates a bad item
     items = [x[:1], np.zeros((1, 10, 10), np.uint8), x[1:]]
-    results = list(Pipeline(as_backend(session)).run(items))
+    results = list(Pipeline(as_submitter(session)).run(items))
     assert [r.ok for r in results] == [True, False, True]
     assert "images must be [N, H, W, 3]" in str(results[1].error)
     assert np.array_equal(results[2].value, alpha[1:])
@@ -185,6 +185,13 @@ def test_bundled_graph_is_the_export_of_the_bundled_checkpoint():
     meta = read_metadata_file(bundled_graph_path())
     assert meta["weights_sha256"] == sha256_file(bundled_path())
     assert meta["variant"] == "late_fusion_lite" and meta["alpha_dtype"] == "uint8"
+    # the working-size range, set at export from the training recipe (its --crop): smaller inputs go up to it
+    import json
+
+    from trtmatte.checkpoints.bundled import read_provenance
+    from trtmatte.checkpoints.native import recipe_min_side
+
+    assert json.loads(meta["preprocessing"])["min_side"] == recipe_min_side(read_provenance(bundled_path())) == 384
 
 
 def test_auto_ranks_gpu_paths_before_cpu_paths():

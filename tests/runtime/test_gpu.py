@@ -60,7 +60,7 @@ def test_torch_cuda_session_pinned_no_per_call_allocation(graphs):
     from trtmatte.runtime.torch_session import TorchSession
 
     cpu = TorchSession(TinyMatting().eval(), PRE, "tiny")
-    gpu = TorchSession(TinyMatting().eval(), PRE, "tiny", "cuda", graphs=graphs, max_shape=(2, 128, 128, 3))
+    gpu = TorchSession(TinyMatting().eval(), PRE, "tiny", "cuda", cuda_graphs=graphs, max_shape=(2, 128, 128, 3))
     assert "[PyTorch-CUDA]" in gpu.info.device and gpu.info.backend == "torch"
     slot = gpu._slots[0]
     assert slot.pinned_in.is_pinned() and slot.pinned_out.is_pinned()
@@ -80,13 +80,13 @@ def test_torch_cuda_session_pinned_no_per_call_allocation(graphs):
 
 @needs_torch_cuda
 def test_torch_cuda_pipelined_two_slots_in_order():
-    from trtmatte.runtime.pipelined import Pipeline, as_backend
+    from trtmatte.runtime.pipelined import Pipeline, as_submitter
     from trtmatte.runtime.torch_session import TorchSession
 
-    gpu = TorchSession(TinyMatting().eval(), PRE, "tiny", "cuda", slots=2, max_shape=(1, 96, 96, 3))
+    gpu = TorchSession(TinyMatting().eval(), PRE, "tiny", "cuda", contexts=2, max_shape=(1, 96, 96, 3))
     batches = [frames(1, 64 + 8 * (i % 3), 96, seed=i) for i in range(9)]
     expected = [gpu.run(b).copy() for b in batches]
-    pipe = Pipeline(as_backend(gpu))
+    pipe = Pipeline(as_submitter(gpu))
     results = list(pipe.run(batches))
     assert pipe.stats.max_in_flight == 2
     for r, e in zip(results, expected):
@@ -101,7 +101,7 @@ def test_torch_cuda_fp16_close_to_fp32(precision, label):
 
     x = frames(1, 96, 128)
     fp32 = TorchSession(TinyMatting().eval(), PRE, "tiny", "cuda").run(x).copy()
-    half = TorchSession(TinyMatting().eval(), PRE, "tiny", "cuda", precision=precision, graphs=True)
+    half = TorchSession(TinyMatting().eval(), PRE, "tiny", "cuda", precision=precision, cuda_graphs=True)
     assert half.info.precision == label
     assert np.abs(half.run(x) - fp32).max() < 1e-2
 
@@ -125,7 +125,7 @@ def test_tensorrt_session_real_engine(tmp_path):
     onnx_path, plan = tmp_path / "tiny.onnx", tmp_path / "tiny.plan"
     export_onnx(TinyMatting(), "late_fusion", PRE, onnx_path, ExportOptions(alpha_dtype="float32"))
     build_engine(onnx_path, plan, BuildOptions(min_hw=(32, 32), opt_hw=(64, 64), max_hw=(128, 128), flavour="tensorrt"))
-    session = TensorRTSession(plan, slots=2, graphs=True)
+    session = TensorRTSession(plan, contexts=2, cuda_graphs=True)
     cpu = TorchSession(TinyMatting().eval(), PRE, "tiny")
     for i, shape in enumerate([(1, 64, 64), (1, 100, 70), (1, 64, 64)]):
         x = frames(*shape, seed=i)

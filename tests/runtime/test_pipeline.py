@@ -7,16 +7,16 @@ import time
 import numpy as np
 import pytest
 
-from trtmatte.runtime.pipelined import Pipeline, SerialBackend, as_backend
+from trtmatte.runtime.pipelined import Pipeline, SerialSubmitter, as_submitter
 
 from helpers.fake_cuda import fake_session
 
 
 class FakeGpu:
-    """A two-slot backend that records what is in flight when each call happens."""
+    """A two-context submitter that records what is in flight when each call happens."""
 
     def __init__(self, slots=2, fail_submit=(), fail_collect=()):
-        self.slots, self.fail_submit, self.fail_collect = slots, set(fail_submit), set(fail_collect)
+        self.contexts, self.fail_submit, self.fail_collect = slots, set(fail_submit), set(fail_collect)
         self.in_slot, self.log, self.max_busy = {}, [], 0
 
     def submit(self, slot, batch):
@@ -80,23 +80,23 @@ def test_decode_runs_ahead_on_the_thread_pool():
     assert time.perf_counter() - start < 16 * 0.01  # faster than decoding one by one
 
 
-def test_serial_backend_wraps_any_session():
+def test_serial_submitter_wraps_any_session():
     class Doubler:
         def run(self, batch):
             return batch * 2
-    backend = as_backend(Doubler())
-    assert isinstance(backend, SerialBackend) and backend.slots == 1
-    results = list(Pipeline(backend).run([np.array([1]), np.array([2])]))
+    submitter = as_submitter(Doubler())
+    assert isinstance(submitter, SerialSubmitter) and submitter.contexts == 1
+    results = list(Pipeline(submitter).run([np.array([1]), np.array([2])]))
     assert [int(r.value[0]) for r in results] == [2, 4]
 
 
 def test_fake_tensorrt_session_pipelined_end_to_end():
-    session, cuda, layer = fake_session(slots=2)
+    session, cuda, layer = fake_session(contexts=2)
     rng = np.random.default_rng(0)
     batches = [rng.integers(0, 256, (1, 16 + 8 * (i % 4), 32, 3), dtype=np.uint8) for i in range(7)]
     batches[4] = np.zeros((1, 500, 32, 3), np.uint8)  # outside the profile: fails alone
     before = dict(cuda.allocations)
-    results = list(Pipeline(as_backend(session)).run(batches))
+    results = list(Pipeline(as_submitter(session)).run(batches))
     assert dict(cuda.allocations) == before
     assert [r.ok for r in results] == [True] * 4 + [False] + [True] * 2
     assert "outside the engine's profile" in str(results[4].error)

@@ -54,7 +54,7 @@ def test_timing_split_from_events():
 
 
 def test_cuda_graph_captured_once_per_shape_and_replayed():
-    session, cuda, layer = fake_session(graphs=True)
+    session, cuda, layer = fake_session(cuda_graphs=True)
     shapes = [(1, 32, 32), (1, 32, 32), (1, 40, 48), (1, 32, 32), (1, 40, 48), (1, 40, 48)]
     for i, s in enumerate(shapes):
         x = images(*s, seed=i)
@@ -68,7 +68,7 @@ def test_cuda_graph_captured_once_per_shape_and_replayed():
 
 
 def test_two_slots_share_one_context_and_order_compute():
-    session, cuda, layer = fake_session(slots=2)
+    session, cuda, layer = fake_session(contexts=2)
     assert len(layer.contexts) == 1 and session.shared_context  # one profile -> one context
     assert cuda.allocations["device"] == 4 and cuda.allocations["stream"] == 2
     a, b = images(1, 32, 32, 1), images(2, 48, 64, 2)
@@ -81,7 +81,7 @@ def test_two_slots_share_one_context_and_order_compute():
 
 
 def test_two_profiles_give_two_contexts():
-    session, _, layer = fake_session(slots=2, num_profiles=2)
+    session, _, layer = fake_session(contexts=2, num_profiles=2)
     assert len(layer.contexts) == 2 and not session.shared_context
 
 
@@ -95,7 +95,7 @@ def test_outside_profile_is_one_line(shape, match):
 
 
 def test_close_frees_everything_once():
-    session, cuda, _ = fake_session(slots=2, graphs=True)
+    session, cuda, _ = fake_session(contexts=2, cuda_graphs=True)
     session.run(images(1, 32, 32))
     session.close()
     session.close()
@@ -126,7 +126,7 @@ def trimaps(n, h, w, seed=0):
 def test_trimap_engine_stages_the_second_input_once_allocated():
     from helpers.fake_cuda import TRIMAP_PROFILE
 
-    session, cuda, layer = fake_session(profile=TRIMAP_PROFILE, slots=2)
+    session, cuda, layer = fake_session(profile=TRIMAP_PROFILE, contexts=2)
     assert session.needs_trimap and session.input_names == ["image", "trimap"]
     # image, trimap and alpha: one device and one pinned buffer each, per slot
     assert cuda.allocations["device"] == 3 * 2 and cuda.allocations["pinned"] == 3 * 2
@@ -148,7 +148,7 @@ def test_trimap_engine_through_the_pipeline_with_batches():
 
     from helpers.fake_cuda import TRIMAP_PROFILE
 
-    session, _, _ = fake_session(profile=TRIMAP_PROFILE, slots=2)
+    session, _, _ = fake_session(profile=TRIMAP_PROFILE, contexts=2)
     items = [Batch(images(1, 32, 40, i), trimaps(1, 32, 40, i)) for i in range(5)]
     results = list(Pipeline(session).run(items))
     for item, result in zip(items, results):

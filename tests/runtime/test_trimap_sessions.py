@@ -88,18 +88,18 @@ def test_matte_takes_trimap_files_pil_images_and_arrays(ada, picture, tmp_path):
 
 
 def test_pipeline_items_carry_their_trimap(ada, picture):
-    from trtmatte.runtime.pipelined import Pipeline, as_backend
+    from trtmatte.runtime.pipelined import Pipeline, as_submitter
 
     image, trimap = picture
     session = OrtSession(ada[0])
     items = [Batch(image[None], trimap[None]), image[None], Batch(image[None], trimap[None, :10])]
-    results = list(Pipeline(as_backend(session)).run(items))
+    results = list(Pipeline(as_submitter(session)).run(items))
     assert results[0].ok and np.array_equal(results[0].value, session.run(image[None], trimap[None]))
     assert "needs a trimap" in str(results[1].error) and "the trimap is" in str(results[2].error)
 
 
 def test_auto_trimap_session_equals_doing_it_by_hand(ada, picture, lf_debug):
-    from trtmatte.runtime.auto_trimap import AutoTrimapSession
+    from trtmatte.runtime.auto_trimap_session import AutoTrimapSession
 
     image, _ = picture
     options = AutoTrimapOptions(confidence=0.9, dilation=3)

@@ -9,7 +9,9 @@ SIGINT stops it with exit 0 and removes its workspace.
 from __future__ import annotations
 
 import json
+import os
 import re
+import urllib.error
 import urllib.request
 
 import numpy as np
@@ -60,14 +62,34 @@ def test_the_banners_curl_request_works(served):
     assert alpha["name"] == "alpha" and alpha["shape"] == [1, 2, 2] and len(alpha["data"]) == 4
 
 
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def server_pids(served) -> tuple[int, int]:
+    from trtmatte.serve.tritonserver import descendants, process_name
+
+    tritonserver = next(p for p in descendants(served.process.pid) if process_name(p) == "tritonserver")
+    return tritonserver, next(p for p in descendants(tritonserver) if process_name(p).startswith("triton_python_b"))
+
+
 def test_200_concurrent_mixed_size_requests_equal_the_local_session(served, mixed_photos):
+    """... and the dynamic batcher does not spin on the mixed sizes (ragged inputs): tritonserver's
+    own CPU time stays a small part of the model's (it matched the model's before, docs/serving.md)."""
     from trtmatte import Matter
     from trtmatte.compose import to_uint8
     from trtmatte.serve.loadgen import run_load
 
     with Matter(backend="onnxruntime") as matter:
         expected = [to_uint8(matter.matte(image)) for image in mixed_photos]
+    tritonserver, stub = server_pids(served)
+    cpu_before = cpu_seconds(tritonserver), cpu_seconds(stub)
     result = run_load(served.url, mixed_photos, concurrency=200, requests=200, keep_outputs=True)
+    server_cpu, model_cpu = (cpu_seconds(p) - before for p, before in zip((tritonserver, stub), cpu_before))
+    print(f"CPU: tritonserver {server_cpu:.2f} s, model stub {model_cpu:.2f} s")
+    assert server_cpu < 0.1 * model_cpu, f"tritonserver used {server_cpu:.1f} s CPU for the model's {model_cpu:.1f} s"
     assert not result.errors, list(result.errors.values())[:3]
     assert sorted(result.alphas) == list(range(200)), "responses lost"
     for i, alpha in result.alphas.items():
@@ -78,6 +100,55 @@ def test_200_concurrent_mixed_size_requests_equal_the_local_session(served, mixe
         metrics = response.read().decode()
     success = re.search(r'^nv_inference_request_success\{model="trtmatte",version="1"\} (\d+)', metrics, re.M)
     assert success and int(success.group(1)) >= 200  # Triton's own count: nothing dropped on its side
+
+
+def post(served, body: dict) -> tuple[int, str]:
+    request = urllib.request.Request(f"http://{served.url}/v2/models/trtmatte/infer", data=json.dumps(body).encode())
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_bad_requests_are_400_with_one_line_and_no_server_paths(served):
+    """Over HTTP, with the status code: what trtmatte answers and what Triton answers before it."""
+    cases = {"the request has no input 'image'": [{"name": "trimap", "shape": [1, 2, 2], "datatype": "UINT8",
+                                                    "data": [0, 0, 0, 0]}],
+             "unexpected shape for input 'image'": [{"name": "image", "shape": [2, 2, 3], "datatype": "UINT8",
+                                                     "data": [0] * 12}],  # no batch dimension
+             "batch-size must be <= 8": [{"name": "image", "shape": [9, 2, 3], "datatype": "UINT8", "data": [0] * 54}],
+             "expects 'UINT8'": [{"name": "image", "shape": [1, 2, 2, 3], "datatype": "FP32", "data": [0.0] * 12}]}
+    for expected, inputs in cases.items():
+        code, text = post(served, {"inputs": inputs})
+        message = json.loads(text)["error"]
+        assert code == 400 and expected in message, (code, text)
+        assert "\n" not in message and "Traceback" not in message and ".py" not in message and "/tmp" not in message
+
+
+def test_grpc_bad_requests_are_invalid_argument(served):
+    import tritonclient.grpc as grpcclient
+    from tritonclient.utils import InferenceServerException
+
+    client = grpcclient.InferenceServerClient(f"127.0.0.1:{served.grpc}")
+    trimap = grpcclient.InferInput("trimap", [1, 4, 4], "UINT8")
+    trimap.set_data_from_numpy(np.zeros((1, 4, 4), np.uint8))
+    image = grpcclient.InferInput("image", [1, 4, 4, 3], "FP32")
+    image.set_data_from_numpy(np.zeros((1, 4, 4, 3), np.float32))
+    for inputs, expected in (([trimap], "the request has no input 'image'"), ([image], "expects 'UINT8'")):
+        with pytest.raises(InferenceServerException) as raised:
+            client.infer("trtmatte", inputs)
+        assert raised.value.status() == "StatusCode.INVALID_ARGUMENT" and expected in raised.value.message()
+    client.close()
+
+
+def test_the_model_config_shows_no_path_of_the_server(served):
+    with urllib.request.urlopen(f"http://{served.url}/v2/models/trtmatte/config", timeout=30) as response:
+        config = json.load(response)
+    text = json.dumps(config)
+    assert "trtmatte-serve-" not in text and "/" not in json.dumps(config["parameters"]), config["parameters"]
+    assert config["parameters"]["max_batch_pixels"]["string_value"]
+    assert all(tensor["allow_ragged_batch"] for tensor in config["input"])
 
 
 def test_bad_requests_get_an_error_naming_the_problem_and_the_server_goes_on(served, mixed_photos):

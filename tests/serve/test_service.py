@@ -101,3 +101,21 @@ def test_instances_share_the_cores_unless_threads_is_given(monkeypatch):
     assert cpu_threads({}, 1) is None  # one instance: the library's default pool
     assert [cpu_threads({}, n) for n in (2, 3, 16, 40)] == [8, 5, 1, 1]
     assert cpu_threads({"threads": "6"}, 2) == 6 and cpu_threads({"threads": ""}, 4) == 4
+
+
+def test_a_batch_runs_in_parts_of_at_most_max_batch_pixels():
+    """Memory is bounded per run of the model, not only per image: 5 images of 8x8 (64 pixels each)
+    under a 128-pixel bound run as 2 + 2 + 1; an image over the bound still runs, alone."""
+    model = RecordingModel()
+    service = MattingService(model, max_batch_pixels=128)
+    requests = [Request(picture(8, 8, i)) for i in range(3)] + [Request(np.concatenate([picture(8, 8, 7)] * 2))]
+    requests.append(Request(picture(12, 12, 9)))  # 144 pixels > 128: alone
+    replies = service.handle(requests)
+    assert sorted(model.calls) == sorted([(2, 8, 8, 3), (2, 8, 8, 3), (1, 8, 8, 3), (1, 12, 12, 3)])
+    for request, reply in zip(requests, replies):
+        np.testing.assert_allclose(reply.alpha.astype(int), expected(request.images).astype(int), atol=1)
+
+
+def test_a_request_without_image_is_refused_by_name():
+    reply, = MattingService(RecordingModel()).handle([Request(None, trimap=np.zeros((1, 4, 4), np.uint8))])
+    assert reply.invalid and "the request has no input 'image'" in reply.error

@@ -5,13 +5,14 @@ not in that bundle: their repositories are checked against the schema only)."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
 
 from trtmatte.cli.main import main
 
-from helpers.triton import free_ports, require_triton
+from helpers.triton import ServeProcess, free_ports, require_triton
 
 
 def parse_config(path):
@@ -82,6 +83,28 @@ def test_onnxruntime_repository_for_cpu_nodes(tmp_path, tiny_onnx):
     assert config.parameters["intra_op_thread_count"].string_value == "3"
 
 
+def test_python_repository_batches_ragged_warms_up_bounds_its_queue_and_takes_gpus(tmp_path, tiny_onnx):
+    """Ragged inputs (the model regroups by size: Triton's batcher must not compare shapes), a zero
+    image run at load, a bounded queue answered UNAVAILABLE, and one instance per listed GPU."""
+    out = tmp_path / "models"
+    assert main(["triton-repo", str(out), "--onnx", str(tiny_onnx), "--python", "--max-queue-size", "32",
+                 "--queue-timeout-ms", "2500", "--gpus", "0", "2"]) == 0
+    config = parse_config(out / "trtmatte" / "config.pbtxt")
+    assert all(t.allow_ragged_batch for t in config.input) and [t.name for t in config.input] == ["image", "trimap"]
+    policy = config.dynamic_batching.default_queue_policy
+    assert policy.max_queue_size == 32 and policy.default_timeout_microseconds == 2_500_000
+    assert policy.timeout_action == policy.REJECT
+    group, = config.instance_group
+    assert group.kind == group.KIND_GPU and list(group.gpus) == [0, 2] and group.count == 1
+    warmup, = config.model_warmup
+    assert list(warmup.inputs) == ["image"] and list(warmup.inputs["image"].dims) == [64, 64, 3]
+    assert warmup.inputs["image"].zero_data
+    plain = parse_config(tmp_path / "plain" / "trtmatte" / "config.pbtxt") if main(
+        ["triton-repo", str(tmp_path / "plain"), "--onnx", str(tiny_onnx)]) == 0 else None
+    assert not any(t.allow_ragged_batch for t in plain.input)  # onnxruntime would get one flattened tensor
+    assert plain.instance_group[0].kind == plain.instance_group[0].KIND_CPU and plain.model_warmup
+
+
 def test_float16_body_int8_graph_is_not_given_to_tritons_onnxruntime(tmp_path, tiny_onnx, capsys):
     """Triton's onnxruntime backend would truncate its float16 QuantizeLinear
     (trtmatte/contract/ort_rounding.py); the Python backend, running trtmatte's OrtSession, rounds."""
@@ -107,7 +130,8 @@ def test_plans_of_tensorrt_rtx_and_bad_options_are_refused_in_one_line_leaving_n
              (["--engine", str(rtx), "--onnx", "x.onnx"], "give one model file"),
              (["--onnx", str(tmp_path / "missing.onnx")], "no such file"),
              (["--python", "--onnx", str(rtx), "--max-batch", "0"], "--max-batch must be at least 1"),
-             (["--python", "--onnx", str(rtx), "--name", "a/b"], "must be letters, digits"),
+             (["--python", "--onnx", str(rtx), "--name", "a/b"], "choose another --name"),
+             (["--python", "--onnx", str(rtx), "--name", ".."], "choose another --name"),
              (["--python", "--onnx", str(rtx), "--threads", "0"], "--threads must be at least 1")]
     for args, message in cases:
         assert main(["triton-repo", str(tmp_path / "out"), *args]) == 1
@@ -158,7 +182,7 @@ def infer(url, inputs: dict[str, np.ndarray]) -> np.ndarray:
         client.close()
 
 
-def test_python_backend_repository_is_loaded_and_served_by_tritonserver(tmp_path, tiny_onnx, triton_server):
+def test_python_backend_repository_is_served_by_its_readmes_command(tmp_path, tiny_onnx):
     from trtmatte.runtime.ort_session import OrtSession
 
     out = tmp_path / "models"
@@ -168,12 +192,19 @@ def test_python_backend_repository_is_loaded_and_served_by_tritonserver(tmp_path
     assert {p: v.string_value for p, v in config.parameters.items()} == {"backend": "onnxruntime", "onnx": "model.onnx"}
     assert tensors(config.input)["trimap"] == ("TYPE_UINT8", [-1, -1], True)
     assert (out / "trtmatte" / "1" / "model.py").is_file()
-    url = triton_server(out)
+    # the README's command, run as written from the repository's folder (plus loopback ports)
+    readme = (out / "README.md").read_text()
+    commands = re.findall(r"```sh\n(.*?)\n```", readme, re.S)
+    assert commands == ["tritonserver --model-repository=$PWD", "trtmatte serve --repository $PWD"]
     image = np.random.default_rng(0).integers(0, 256, (2, 48, 40, 3), dtype=np.uint8)
     with OrtSession(tiny_onnx) as session:
         want = np.rint(session.run(image) * 255).astype(np.uint8)
-    got = infer(url, {"image": image})
+    with ServeProcess(command=["bash", "-c", commands[1] + ' "$@"', "bash"], cwd=out) as server:
+        assert "model     trtmatte:" in "\n".join(server.banner)
+        got = infer(server.url, {"image": image})
+        code, _, err = server.stop()
     assert got.shape == (2, 48, 40) and np.abs(got.astype(int) - want.astype(int)).max() <= 1
+    assert code == 0, err
 
 
 def test_a_trimap_model_is_served_with_its_second_input(tmp_path, adamatting_export, triton_server):
@@ -242,3 +273,13 @@ def test_server_environment_puts_libpython_and_this_interpreter_first():
     assert env["LD_LIBRARY_PATH"].split(":")[:2] == ["/x/libs", sysconfig.get_config_var("LIBDIR")]
     assert env["PATH"].split(":")[0] == str(Path(sys.executable).parent)
     assert json.dumps(env)  # all strings
+
+
+def test_serve_refuses_one_port_for_two_services_and_a_bad_repository_in_one_line(tmp_path, capsys):
+    cases = [(["--http-port", "9000", "--grpc-port", "9000"], "--http-port and --grpc-port are both 9000"),
+             (["--repository", str(tmp_path)], "expected one model folder with a config.pbtxt"),
+             (["--name", ".."], "choose another --name")]
+    for args, message in cases:
+        assert main(["serve", *args]) == 1
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err

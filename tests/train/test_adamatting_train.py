@@ -10,9 +10,8 @@ import math
 import pytest
 import torch
 
-from trtmatte.models import registry
-from trtmatte.train import adamatting_losses as L
-from trtmatte.train import adamatting_stages
+from trtmatte.models import adamatting, registry
+from trtmatte.train import adamatting_training as L
 from trtmatte.train.dataset import AugmentOptions, SyntheticDataset
 from trtmatte.train.trainer import TrainOptions, train
 
@@ -26,7 +25,7 @@ def tiny_variant():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     registry.register(registry.ModelConfig(
-        name=TINY, family="adamatting", description="tests only", preprocessing=registry.ADAMATTING_PREPROCESSING,
+        name=TINY, family="adamatting", description="tests only", preprocessing=adamatting.PREPROCESSING,
         inputs=("image", "trimap"),
         arch={"stem_width": 8, "stem_kernel": 3, "stages": ((4, 8, 1), (4, 8, 1), (8, 16, 1), (8, 16, 1)),
               "decoder_widths": (16, 16, 8, 8, 8), "propagation_width": 4}))
@@ -78,8 +77,8 @@ def test_training_trimaps_from_ground_truth():
     assert t.shape == (2, 32, 32) and set(t.unique().tolist()) == {0.0, 128.0, 255.0}
     assert (t[:, 15, 10:22] == 128).all()  # the transition is unknown
     assert (t[1] == 128).sum() > (t[0] == 128).sum()  # a wider band
-    b = adamatting_stages.bands(320, 8, step=7)
-    assert b == adamatting_stages.bands(320, 8, step=7) and all(5 <= x <= 20 for x in b)
+    b = L.bands(320, 8, step=7)
+    assert b == L.bands(320, 8, step=7) and all(5 <= x <= 20 for x in b)
 
 
 def test_tiny_run_loss_falls_and_logs_the_sigmas(tmp_path, data):

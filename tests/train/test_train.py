@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from trtmatte.errors import TrtmatteError
-from trtmatte.models import registry
+from trtmatte.models import late_fusion, registry
 from trtmatte.models.densenet import DenseNetEncoder
 from trtmatte.models.late_fusion import blend
-from trtmatte.train import losses, stages
+from trtmatte.train import late_fusion_training as training, recipes
 from trtmatte.train.dataset import AugmentOptions, CompositeSetDataset, SyntheticDataset
 from trtmatte.train.trainer import TrainOptions, TrainState, stage_budgets, train
 
@@ -31,13 +31,13 @@ def tiny_variant():
     One torch thread: with layers this small, a second thread only adds synchronisation."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    registry._ENCODERS["test_tiny_densenet"] = lambda eps: DenseNetEncoder((1, 1, 1, 1), growth=4, init_features=8,
+    late_fusion.ENCODERS["test_tiny_densenet"] = lambda eps: DenseNetEncoder((1, 1, 1, 1), growth=4, init_features=8,
                                                                             bn_size=2, eps=eps)
     registry.register(registry.ModelConfig(name=TINY, family="late_fusion", description="tests only",
                                            encoder="test_tiny_densenet", decoder_width=8, rgb_width=4,
                                            fusion_widths=(8, 8), decoder_block_widths=(8, 8, 8)))
     yield
-    del registry._REGISTRY[TINY], registry._ENCODERS["test_tiny_densenet"]
+    del registry._REGISTRY[TINY], late_fusion.ENCODERS["test_tiny_densenet"]
     torch.set_num_threads(threads)
 
 
@@ -52,53 +52,53 @@ def test_fusion_gradient_vanishes_when_f_plus_b_is_one():
     alpha = torch.rand(1, 1, 8, 8)
     fg = torch.rand(1, 1, 8, 8)
     beta = torch.rand(1, 1, 8, 8, requires_grad=True)
-    losses.fusion_loss(blend(beta, fg, 1 - fg), alpha).backward()
+    training.fusion_loss(blend(beta, fg, 1 - fg), alpha).backward()
     assert beta.grad.abs().max() == 0
     beta.grad = None
-    losses.fusion_loss(blend(beta, fg, (1 - fg) * 0.5), alpha).backward()  # F + B != 1: gradients flow
+    training.fusion_loss(blend(beta, fg, (1 - fg) * 0.5), alpha).backward()  # F + B != 1: gradients flow
     assert beta.grad.abs().min() > 0
 
 
 def test_cross_entropy_binarises_at_0_05():
     p = full(0.9)
     # alpha 0.05 is not > 0.05: target 0; 0.06 is: target 1 (both in the transition, weight 0.5)
-    assert losses.cross_entropy(p, full(0.05)).item() == pytest.approx(0.5 * -math.log(0.1), rel=1e-5)
-    assert losses.cross_entropy(p, full(0.06)).item() == pytest.approx(0.5 * -math.log(0.9), rel=1e-5)
+    assert training.cross_entropy(p, full(0.05)).item() == pytest.approx(0.5 * -math.log(0.1), rel=1e-5)
+    assert training.cross_entropy(p, full(0.06)).item() == pytest.approx(0.5 * -math.log(0.9), rel=1e-5)
 
 
 def test_cross_entropy_weights_solid_1_transition_half():
     p = full(0.9)
-    assert losses.cross_entropy(p, full(1.0)).item() == pytest.approx(-math.log(0.9), rel=1e-5)
-    assert losses.cross_entropy(p, full(0.0)).item() == pytest.approx(-math.log(0.1), rel=1e-5)
-    assert losses.cross_entropy(p, full(0.5)).item() == pytest.approx(0.5 * -math.log(0.9), rel=1e-5)
+    assert training.cross_entropy(p, full(1.0)).item() == pytest.approx(-math.log(0.9), rel=1e-5)
+    assert training.cross_entropy(p, full(0.0)).item() == pytest.approx(-math.log(0.1), rel=1e-5)
+    assert training.cross_entropy(p, full(0.5)).item() == pytest.approx(0.5 * -math.log(0.9), rel=1e-5)
 
 
 def test_difference_is_l2_on_solid_and_l1_in_transition():
-    assert losses.difference(full(0.3), full(0.0)).item() == pytest.approx(0.09)
-    assert losses.difference(full(0.7), full(1.0)).item() == pytest.approx(0.09)
-    assert losses.difference(full(0.8), full(0.5)).item() == pytest.approx(0.3)
+    assert training.difference(full(0.3), full(0.0)).item() == pytest.approx(0.09)
+    assert training.difference(full(0.7), full(1.0)).item() == pytest.approx(0.09)
+    assert training.difference(full(0.8), full(0.5)).item() == pytest.approx(0.3)
     # mixed: half solid (error 0.5 -> 0.25), half transition (error 0.5 -> 0.5)
     alpha = torch.tensor([[[[0.0, 0.5]]]])
-    assert losses.difference(torch.tensor([[[[0.5, 1.0]]]]), alpha).item() == pytest.approx((0.25 + 0.5) / 2)
+    assert training.difference(torch.tensor([[[[0.5, 1.0]]]]), alpha).item() == pytest.approx((0.25 + 0.5) / 2)
 
 
 def test_gradient_loss_compares_finite_differences():
     ramp = torch.linspace(0, 1, 5).view(1, 1, 1, 5).expand(1, 1, 5, 5)
-    assert losses.gradient(ramp, ramp).item() == 0
-    assert losses.gradient(ramp + 0.25, ramp).item() == pytest.approx(0, abs=1e-7)  # an offset: same gradients
+    assert training.gradient(ramp, ramp).item() == 0
+    assert training.gradient(ramp + 0.25, ramp).item() == pytest.approx(0, abs=1e-7)  # an offset: same gradients
     # a flat prediction misses the ramp's x-step of 0.25 everywhere, and has no y-gradient to miss
-    assert losses.gradient(full(0.5, 5), ramp).item() == pytest.approx(0.25)
+    assert training.gradient(full(0.5, 5), ramp).item() == pytest.approx(0.25)
 
 
 def test_background_branch_uses_one_minus_alpha():
     alpha = torch.tensor([[[[0.0, 0.02, 0.5, 0.97, 1.0]]]]).expand(1, 1, 4, 5)
-    perfect = losses.segmentation_loss([alpha], [1 - alpha], alpha)
+    perfect = training.segmentation_loss([alpha], [1 - alpha], alpha)
     # F = alpha and B = 1 - alpha: no L_d or L_g, only the CE of both branches remains
-    assert perfect.fg.item() == pytest.approx(losses.cross_entropy(alpha, alpha).item())
-    assert perfect.bg.item() == pytest.approx(losses.cross_entropy(1 - alpha, 1 - alpha).item())
+    assert perfect.fg.item() == pytest.approx(training.cross_entropy(alpha, alpha).item())
+    assert perfect.bg.item() == pytest.approx(training.cross_entropy(1 - alpha, 1 - alpha).item())
     # B's CE target is [1 - alpha > 0.05]: at alpha = 0.97 (1 - alpha = 0.03) B is pushed to 0
     p = full(0.9, 2)
-    assert losses.segmentation_loss([p], [p], full(0.97, 2)).bg.item() == pytest.approx(
+    assert training.segmentation_loss([p], [p], full(0.97, 2)).bg.item() == pytest.approx(
         0.5 * -math.log(0.1) + 0.87 + 0.0, rel=1e-5)
 
 
@@ -106,13 +106,13 @@ def test_side_losses_at_every_decoder_scale():
     blocks = (torch.rand(1, 1, 4, 4, generator=torch.Generator().manual_seed(0)) > 0.5).float()
     alpha = torch.nn.functional.interpolate(blocks, scale_factor=8.0, mode="nearest")
     sides = [full(c, s) for c, s in ((0.2, 4), (0.4, 8), (0.6, 16), (0.8, 32))]  # strides 8, 4, 2, 1
-    seg = losses.segmentation_loss(sides, sides, alpha)
+    seg = training.segmentation_loss(sides, sides, alpha)
     assert len(seg.fg_sides) == len(seg.bg_sides) == 4
     for term, c in zip(seg.fg_sides, (0.2, 0.4, 0.6, 0.8)):  # each side upsampled to full size
-        assert term.item() == pytest.approx(losses.branch_loss(full(c, 32), alpha).total.item(), rel=1e-5)
+        assert term.item() == pytest.approx(training.branch_loss(full(c, 32), alpha).total.item(), rel=1e-5)
     assert seg.total.item() == pytest.approx(sum(t.item() for t in seg.fg_sides + seg.bg_sides), rel=1e-5)
     # a better coarse side lowers only its own term
-    better = losses.segmentation_loss([blocks * 0.9 + 0.05, *sides[1:]], sides, alpha)
+    better = training.segmentation_loss([blocks * 0.9 + 0.05, *sides[1:]], sides, alpha)
     assert better.fg_sides[0] < seg.fg_sides[0]
     assert all(torch.equal(x, y) for x, y in zip(better.fg_sides[1:] + better.bg_sides, seg.fg_sides[1:] + seg.bg_sides))
 
@@ -121,19 +121,19 @@ def test_fusion_loss_weights_transition_1_elsewhere_0_1():
     alpha = torch.tensor([[[[0.0, 1.0, 0.5, 0.5]]]])
     solid_error = torch.tensor([[[[0.4, 0.6, 0.5, 0.5]]]])
     transition_error = torch.tensor([[[[0.0, 1.0, 0.9, 0.1]]]])
-    assert losses.fusion_loss(solid_error, alpha).item() == pytest.approx(0.1 * 0.8 / 4)
-    assert losses.fusion_loss(transition_error, alpha).item() == pytest.approx(0.8 / 4)
+    assert training.fusion_loss(solid_error, alpha).item() == pytest.approx(0.1 * 0.8 / 4)
+    assert training.fusion_loss(transition_error, alpha).item() == pytest.approx(0.8 / 4)
 
 
 def test_softness_and_joint_loss():
-    assert losses.softness_loss(torch.tensor([0.0, 1.0])).item() == pytest.approx(1.0, abs=1e-4)
-    assert losses.softness_loss(torch.tensor([0.5])).item() == pytest.approx(2 * 0.5 ** 0.9)
+    assert training.softness_loss(torch.tensor([0.0, 1.0])).item() == pytest.approx(1.0, abs=1e-4)
+    assert training.softness_loss(torch.tensor([0.5])).item() == pytest.approx(2 * 0.5 ** 0.9)
     alpha = torch.rand(1, 1, 8, 8)
     pred = torch.rand(1, 1, 8, 8)
     sides = [torch.rand(1, 1, 8, 8)]
-    j = losses.joint_loss(pred, sides, sides, alpha)
-    expected = (losses.fusion_loss(pred, alpha) + 0.5 * losses.segmentation_loss(sides, sides, alpha).total
-                + 0.01 * losses.softness_loss(pred))
+    j = training.joint_loss(pred, sides, sides, alpha)
+    expected = (training.fusion_loss(pred, alpha) + 0.5 * training.segmentation_loss(sides, sides, alpha).total
+                + 0.01 * training.softness_loss(pred))
     assert j.total.item() == pytest.approx(expected.item(), rel=1e-6)
 
 
@@ -159,8 +159,8 @@ def _bns(module):
 
 def test_segmentation_stage_trains_encoder_and_decoders_only():
     model = tiny_model()
-    stages.configure(model, "segmentation")
-    stages.stage_loss(model, "segmentation", *batch()).total.backward()
+    training.configure(model, "segmentation")
+    training.stage_loss(model, "segmentation", *batch()).total.backward()
     assert all(g is not None for p in ("encoder", "fg_decoder", "bg_decoder") for g in _grads(model, p))
     assert all(g is None for g in _grads(model, "fusion"))
     assert all(m.training for m in _bns(model))
@@ -168,10 +168,10 @@ def test_segmentation_stage_trains_encoder_and_decoders_only():
 
 def test_fusion_stage_freezes_segmentation():
     model = tiny_model()
-    params = stages.configure(model, "fusion")
+    params = training.configure(model, "fusion")
     assert {id(p) for p in params} == {id(p) for p in model.fusion.parameters()}
     seg_stats = model.encoder.features.norm0.running_mean.clone()
-    stages.stage_loss(model, "fusion", *batch()).total.backward()
+    training.stage_loss(model, "fusion", *batch()).total.backward()
     assert all(g is not None for g in _grads(model, "fusion"))
     assert all(g is None for p in ("encoder", "fg_decoder", "bg_decoder") for g in _grads(model, p))
     assert not any(m.training for m in _bns(model.encoder) + _bns(model.fg_decoder))
@@ -181,9 +181,9 @@ def test_fusion_stage_freezes_segmentation():
 
 def test_joint_stage_freezes_every_batchnorm():
     model = tiny_model()
-    stages.configure(model, "joint")
+    training.configure(model, "joint")
     stats = [m.running_var.clone() for m in _bns(model)]
-    stages.stage_loss(model, "joint", *batch()).total.backward()
+    training.stage_loss(model, "joint", *batch()).total.backward()
     assert model.training and not any(m.training for m in _bns(model))
     assert all(m.weight.grad is None and m.bias.grad is None for m in _bns(model))
     assert all(p.grad is not None for n, p in model.named_parameters() if ".conv" in n and p.requires_grad)
@@ -192,12 +192,12 @@ def test_joint_stage_freezes_every_batchnorm():
 
 
 def test_cyclic_lr_triangle():
-    values = [stages.cyclic_lr(s, 5e-4, 1.5e-3, 100) for s in (0, 50, 100, 150, 200, 300, 400)]
+    values = [recipes.cyclic_lr(s, 5e-4, 1.5e-3, 100) for s in (0, 50, 100, 150, 200, 300, 400)]
     assert values == pytest.approx([5e-4, 1e-3, 1.5e-3, 1e-3, 5e-4, 1.5e-3, 5e-4])
-    assert stages.stage_lrs("segmentation") == pytest.approx((5e-4, 1.5e-3))
-    assert stages.stage_lrs("fusion") == pytest.approx((5e-4, 1.5e-3))
-    assert stages.stage_lrs("joint") == pytest.approx((5e-4, 1e-3))
-    assert stages.stage_lrs("joint", 1e-4) == pytest.approx((1e-4, 2e-4))  # the paper's ratios kept
+    assert training.stage_lrs("segmentation") == pytest.approx((5e-4, 1.5e-3))
+    assert training.stage_lrs("fusion") == pytest.approx((5e-4, 1.5e-3))
+    assert training.stage_lrs("joint") == pytest.approx((5e-4, 1e-3))
+    assert training.stage_lrs("joint", 1e-4) == pytest.approx((1e-4, 2e-4))  # the paper's ratios kept
 
 
 def test_time_budget_split_in_paper_ratio():

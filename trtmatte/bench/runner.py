@@ -75,18 +75,18 @@ def _timed_runs(session, batch, config: BenchConfig):
 
 
 def _pipelined(session, batch, config: BenchConfig, serial_s: float, split: dict | None) -> dict:
-    from ..runtime.pipelined import Pipeline, as_backend
+    from ..runtime.pipelined import Pipeline, as_submitter
 
-    backend = as_backend(session)
+    submitter = as_submitter(session)
     frames = [batch] * config.pipeline_images
-    list(Pipeline(backend).run(frames[: max(2, backend.slots)]))  # warm every slot
-    pipe = Pipeline(backend)
+    list(Pipeline(submitter).run(frames[: max(2, submitter.contexts)]))  # warm every context
+    pipe = Pipeline(submitter)
     results = list(pipe.run(frames))
     failed = [r for r in results if not r.ok]
     if failed:
         raise TrtmatteError(f"pipelined run failed on item {failed[0].index}: {failed[0].error}")
     per_image = pipe.stats.wall_s / (len(frames) * config.batch)
-    out = {"images": len(frames) * config.batch, "slots": backend.slots, "wall_s": pipe.stats.wall_s,
+    out = {"images": len(frames) * config.batch, "slots": submitter.contexts, "wall_s": pipe.stats.wall_s,
            "images_per_s": 1.0 / per_image, "serial_images_per_s": config.batch / serial_s,
            "compute_bound_images_per_s": None, "ratio_to_compute_bound": None, "transfer_hidden_fraction": None}
     if split:

@@ -7,7 +7,10 @@ float16 (the bundled demo model) and are cast back to float32 on load.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,8 +146,22 @@ def load_state(path: str | Path, variant: str | None = None) -> tuple[dict[str, 
                             "the authors' Keras .h5, or a PyTorch state_dict)")
     cfg = get_config(variant)
     state = {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
-    info = CheckpointInfo(str(path), kind, variant, sha256_file(path), cfg.preprocessing, version, provenance)
+    pre = cfg.preprocessing
+    if recipe_min_side(provenance):  # the working sizes it was trained at: smaller inputs are resized up
+        pre = dataclasses.replace(pre, min_side=recipe_min_side(provenance))
+    info = CheckpointInfo(str(path), kind, variant, sha256_file(path), pre, version, provenance)
     return state, info
+
+
+def recipe_min_side(provenance: dict) -> int:
+    """The smallest working size a trtmatte-trained checkpoint saw: its training crop (``--crop``,
+    from the provenance's options or command); 0 where the recipe does not say (the authors'
+    weights, converted files)."""
+    crop = (provenance.get("options") or {}).get("crop")
+    if crop is None:
+        match = re.search(r"--crop[ =](\d+)", str(provenance.get("command", "")))
+        crop = int(match[1]) if match else 0
+    return int(crop)
 
 
 def load_model(path: str | Path, variant: str | None = None) -> tuple[nn.Module, CheckpointInfo]:

@@ -49,7 +49,7 @@ class Bench(Command):
         if args.backend in ("torch", "auto") and not (args.weights or args.onnx or args.engine) and not args.variant:
             args.variant = "late_fusion"  # timing the paper's network by default; stated as random weights
         height, width = args.size
-        matter = open_matter(args, graphs=args.graphs, random_weights=True, slots=2 if args.pipeline else 1)
+        matter = open_matter(args, cuda_graphs=args.graphs, random_weights=True, contexts=2 if args.pipeline else 1)
         print(f"backend: {matter.reason}")
         config = BenchConfig(height=height, width=width, batch=args.batch, runs=args.runs, duration_s=args.duration,
                              warmup=args.warmup, pipeline_images=args.pipeline, transfers=args.transfers)

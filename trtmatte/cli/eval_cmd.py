@@ -48,7 +48,7 @@ class Eval(Command):
     (and TRIMAPS/a.png). Ground truth is 8-bit grey (or 16-bit, scaled); trimaps are 0/128/255.
     The region scored is the trimap's unknown pixels (== 128), or without trimaps the ground
     truth's transition (0 < alpha < 1) grown by --band pixels; the full image is scored too.
-    SAD, Grad and Conn are divided by 1000 as in DIM's evaluation code (trtmatte/metrics.py).
+    SAD, Grad and Conn are divided by 1000 as in DIM's evaluation code (trtmatte/evaluation/metrics.py).
     A missing counterpart or a size mismatch is a one-line error before any inference.
     Trimap models (adamatting) are fed the dataset's trimaps, or with --trimap auto trimaps that
     Late Fusion derives (the dataset's trimaps, if any, then only define the scored region).
@@ -61,7 +61,7 @@ class Eval(Command):
     name = "eval"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        from ..imageio import DEFAULT_MAX_PIXELS
+        from ..media.image import DEFAULT_MAX_PIXELS
 
         parser.add_argument("--images", required=True, metavar="DIR", help="input photos")
         parser.add_argument("--alphas", required=True, metavar="DIR", help="ground-truth alpha mattes, same names")

@@ -71,7 +71,11 @@ class Export(Command):
                              enforce_trimap=not args.no_enforce_trimap)
         network, extra = model, None
         if args.trimap_from:
-            network, extra = self._auto_trimap(args, model, info, pre)
+            from ..export.auto_trimap import auto_trimap_pipeline
+
+            # the options first: a bad --trimap-confidence fails before the second checkpoint loads
+            network, extra = auto_trimap_pipeline(model, info, pre, args.trimap_from, auto_trimap_options(args),
+                                                  args.max_side, not args.no_enforce_trimap)
         print(f"exporting {info.variant} ({info.path}, {provenance}) ...", flush=True)
         report = export_onnx(network, info.variant, pre, args.output, opts, info.sha256, provenance, extra)
         size_mb = report.size_bytes / 2**20
@@ -95,31 +99,3 @@ class Export(Command):
             with atomic_output(args.json) as tmp:
                 tmp.write_text(json.dumps(result, indent=2))
         return status
-
-    @staticmethod
-    def _auto_trimap(args, model, info, pre):
-        """The Late Fusion -> AdaMatting pipeline and the metadata that records its Late Fusion half."""
-        import dataclasses
-        import json
-
-        from ..checkpoints.native import load_model
-        from ..contract.names import TRIMAP_SOURCE
-        from ..errors import TrtmatteError
-        from ..models.auto_trimap import AutoTrimapPipeline
-        from ..models.registry import get_config
-
-        if not get_config(info.variant).needs_trimap:
-            raise TrtmatteError(f"--trimap-from feeds a trimap model, but {info.variant} is trimap-free: drop --trimap-from")
-        options = auto_trimap_options(args)
-        source, source_info = load_model(args.trimap_from)
-        if get_config(source_info.variant).needs_trimap:
-            raise TrtmatteError(f"--trimap-from {args.trimap_from} is {source_info.variant}, a trimap model: "
-                                "give a Late Fusion checkpoint")
-        source_pre = source_info.preprocessing
-        if args.max_side is not None:
-            source_pre = dataclasses.replace(source_pre, max_side=args.max_side)
-        pipeline = AutoTrimapPipeline(source, source_pre, model, pre, options, not args.no_enforce_trimap)
-        record = {"variant": source_info.variant, "weights_sha256": source_info.sha256,
-                  "weights_provenance": source_info.provenance.get("weights", ""),
-                  "preprocessing": source_pre.to_dict(), **dataclasses.asdict(options)}
-        return pipeline.eval(), {TRIMAP_SOURCE: json.dumps(record)}

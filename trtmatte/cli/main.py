@@ -9,16 +9,19 @@ from .._lazy import INSTALL_HINTS
 from ..errors import TrtmatteError
 from .base import Command
 from .bench_cmd import Bench
+from .build_cmd import Build
 from .calibset_cmd import Calibset
-from .engine_cmd import Build, Inspect
+from .convert_weights_cmd import ConvertWeights
 from .eval_cmd import Eval
 from .export_cmd import Export
+from .init_weights_cmd import InitWeights
+from .inspect_cmd import Inspect
 from .matte_cmd import Matte
 from .models_cmd import Models
 from .quantize_cmd import Quantize
-from .serve_cmd import Serve, TritonRepo
+from .serve_cmd import Serve
 from .train_cmd import Train
-from .weights_cmd import ConvertWeights, InitWeights
+from .triton_repo_cmd import TritonRepo
 
 COMMANDS: tuple[type[Command], ...] = (Matte, Eval, Export, Calibset, Quantize, Build, Inspect, Models, InitWeights,
                                       ConvertWeights, Bench, Train, Serve, TritonRepo)

@@ -32,7 +32,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def open_matter(args: argparse.Namespace, log: Callable[[str], None] = print, **options):
-    """A Matter from the shared flags; ``options`` are the command's own (slots, graphs, ...)."""
+    """A Matter from the shared flags; ``options`` are the command's own (contexts, cuda_graphs, ...)."""
     from ..runtime.matter import Matter
 
     return Matter(args.backend, onnx=args.onnx, engine=args.engine, weights=args.weights, variant=args.variant,

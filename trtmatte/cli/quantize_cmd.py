@@ -15,11 +15,15 @@ class Quantize(Command):
     composite set from `trtmatte calibset`; the stem, the RGB conv and the logit convs stay in
     higher precision by default. One output: -o is the file. Several (two precisions, or several
     --method values): -o is a directory. --report evaluates every output against the FP32 source
-    on a held-out composite set (--eval) and real photos. Examples:
+    on a held-out composite set (--eval) and real photos. Calibration streams statistics within
+    --max-memory. --quantizer modelopt writes them with NVIDIA ModelOpt instead (both: compared
+    in one report). Examples:
       trtmatte quantize m.onnx --precision fp16 -o m.fp16.onnx
       trtmatte quantize m.onnx --precision int8 --calib calib/ -o m.int8.onnx
       trtmatte quantize m.onnx --precision fp16 int8 --method max entropy percentile \\
           --calib calib/ --eval heldout/ --report report.json -o graphs/
+      trtmatte quantize m.onnx --precision fp16 int8 --quantizer trtmatte modelopt --calib calib/ \\
+          --eval heldout/ --report report.json -o graphs/
     """
 
     name = "quantize"
@@ -28,6 +32,10 @@ class Quantize(Command):
         parser.add_argument("model", help="FP32 whole-pipeline graph from `trtmatte export`")
         parser.add_argument("--precision", nargs="+", choices=PRECISIONS, required=True)
         parser.add_argument("-o", "--output", required=True, help="output graph, or a directory for several")
+        parser.add_argument("--quantizer", nargs="+", default=["trtmatte"], choices=["trtmatte", "modelopt"],
+                            help="who writes the precision: trtmatte's own conversion (default) and/or NVIDIA "
+                                 "ModelOpt's ONNX PTQ / AutoCast (pip install -e '.[modelopt]'), on the same graph "
+                                 "and images; both compare them in one report")
         calib = parser.add_argument_group("INT8 calibration")
         calib.add_argument("--calib", help="composite set from `trtmatte calibset` (needed for int8)")
         calib.add_argument("--calib-count", type=int, default=64, help="images used (default 64, spread over the set)")
@@ -42,6 +50,9 @@ class Quantize(Command):
                            help="precision of what is not int8 (excluded convs, BatchNorms, resizes, Q/DQ scales): "
                                 "fp16, like trtexec --fp16 --int8 (default for --target tensorrt), or fp32 "
                                 "(the only choice for --target onnxruntime)")
+        calib.add_argument("--max-memory", type=float, default=2.5, metavar="GB",
+                           help="resident memory calibration plans for (default 2.5): the activations of each "
+                                "image are streamed into statistics, in several passes when they do not fit")
         calib.add_argument("--percentile", type=float, default=99.999, help="for --method percentile (default 99.999)")
         calib.add_argument("--exclude", nargs="*", default=None, metavar="ROLE_OR_NODE",
                            help="Convs kept in float: roles stem, logits, image_convs and/or node names "
@@ -61,20 +72,38 @@ class Quantize(Command):
         from ..errors import TrtmatteError
         from ..fileio import atomic_output, check_writable
         from ..quantize import DEFAULT_EXCLUDE, convert_fp16, quantize_int8
+        from ..quantize.calibration_stats import peak_rss_bytes
+        from ..quantize.modelopt_ptq import (MODELOPT_METHODS, convert_fp16_modelopt, import_modelopt,
+                                             quantize_int8_modelopt)
         from ..quantize.accuracy import Candidate, format_report, report_on_held_out
         from ..quantize.calibration_data import (calibration_images, check_held_out_dirs, held_out_samples,
                                                  output_paths, takes_trimap)
 
-        jobs = [("fp16", None)] if "fp16" in args.precision else []
-        if "int8" in args.precision:
-            jobs += [("int8", m) for m in dict.fromkeys(args.method)]
+        quantizers = list(dict.fromkeys(args.quantizer))
+        jobs = []
+        for quantizer in quantizers:
+            jobs += [("fp16", None, quantizer)] if "fp16" in args.precision else []
+            if "int8" in args.precision:
+                jobs += [("int8", m, quantizer) for m in dict.fromkeys(args.method)]
         jobs = output_paths(jobs, args.model, args.output)
         if "int8" in args.precision and not args.calib:
             raise TrtmatteError("--precision int8 needs --calib DIR (make one with `trtmatte calibset`)")
+        if args.max_memory <= 0:
+            raise TrtmatteError("--max-memory must be a positive number of GB")
+        if "modelopt" in quantizers:  # a missing ModelOpt is refused before minutes of work
+            import_modelopt("modelopt.onnx.quantization" if "int8" in args.precision else "modelopt.onnx.autocast")
+        if "modelopt" in quantizers and "int8" in args.precision:
+            for method in args.method:
+                if method not in MODELOPT_METHODS:
+                    raise TrtmatteError(f"ModelOpt's INT8 calibration has no {method!r} method: use --method "
+                                        f"{' or '.join(MODELOPT_METHODS)} with --quantizer modelopt")
+            if args.target != "tensorrt" or args.int8_body == "fp32":
+                raise TrtmatteError("--quantizer modelopt writes graphs for TensorRT with a float16 body: "
+                                    "drop --target/--int8-body, or use --quantizer trtmatte")
         if args.report:
             check_writable(args.report)
             check_held_out_dirs(args.eval, args.calib)
-        for _, _, path in jobs:
+        for *_, path in jobs:
             check_writable(path)
         from ..data import read_manifest
 
@@ -89,21 +118,32 @@ class Quantize(Command):
             calib_images, calib_trimaps = calib if band is not None else (calib, None)
         exclude = DEFAULT_EXCLUDE if args.exclude is None else tuple(args.exclude)
         candidates = []
-        for precision, method, path in jobs:
+        for precision, method, quantizer, path in jobs:
+            modelopt = quantizer == "modelopt"
             if precision == "fp16":
-                r = convert_fp16(args.model, path)
-                print(f"fp16: {r.fp16_convs} convs in float16, {r.casts_added} casts added, "
+                r = (convert_fp16_modelopt if modelopt else convert_fp16)(args.model, path)
+                print(f"fp16 ({quantizer}): {r.fp16_convs} convs in float16, {r.casts_added} casts added, "
                       f"{r.size_bytes / 2**20:.1f} MiB -> {path} ({r.seconds:.1f} s)")
             else:
-                r = quantize_int8(args.model, path, calib_images, method=method, exclude=exclude,
-                                  percentile=args.percentile, target=args.target, calibration_trimaps=calib_trimaps,
-                                  body=args.int8_body)
-                print(f"int8 ({method}, for {args.target}): {r.quantized_convs} convs quantized, {len(r.excluded)} kept in "
+                if modelopt:
+                    r = quantize_int8_modelopt(args.model, path, calib_images, method=method, exclude=exclude,
+                                               calibration_trimaps=calib_trimaps)
+                else:
+                    r = quantize_int8(args.model, path, calib_images, method=method, exclude=exclude,
+                                      percentile=args.percentile, target=args.target,
+                                      calibration_trimaps=calib_trimaps, body=args.int8_body,
+                                      max_memory=args.max_memory * 2**30)
+                print(f"int8 ({method}, {quantizer}, for {args.target}): {r.quantized_convs} convs quantized, {len(r.excluded)} kept in "
                       f"{'float16' if r.body == 'fp16' else 'float32'}, "
                       f"calibrated on {r.calibration_images} images {r.image_shape[0]}x{r.image_shape[1]}, "
-                      f"{r.size_bytes / 2**20:.1f} MiB -> {path} ({r.seconds:.1f} s)")
-            candidates.append(Candidate(precision if precision == "fp16" else f"int8 ({method})", str(path),
-                                        precision, method if precision == "int8" else None))
+                      f"{r.size_bytes / 2**20:.1f} MiB -> {path} ({r.seconds:.1f} s; calibration "
+                      f"{r.calibration_seconds:.1f} s in {r.calibration_passes} pass(es), peak memory "
+                      f"{r.peak_rss_bytes / 2**30:.2f} GB)")
+            label = "fp16" if precision == "fp16" else f"int8 ({method})"
+            if modelopt:
+                label = "fp16 (modelopt)" if precision == "fp16" else f"int8 ({method}, modelopt)"
+            candidates.append(Candidate(label, str(path), precision, method if precision == "int8" else None,
+                                        quantizer, r.seconds, getattr(r, "peak_rss_bytes", 0) or peak_rss_bytes()))
         if args.report:
             report = report_on_held_out(args.model, candidates, held_out, args.eval_count,
                                         with_photos=not args.no_photos, band=args.band, progress=print)

@@ -2,30 +2,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..runtime.matter import BACKENDS
 from .base import Command
 from .model_flags import add_auto_trimap_arguments, add_model_arguments, add_trimap_model_argument
-
-
-def add_batching_arguments(parser: argparse.ArgumentParser, max_batch_default: int | None) -> None:
-    group = parser.add_argument_group("Triton model")
-    group.add_argument("--name", default="trtmatte", help="the model's name on the server (default trtmatte)")
-    group.add_argument("--max-batch", type=int, default=max_batch_default,
-                       help="max_batch_size: images of one size batched together"
-                            + (f" (default {max_batch_default})" if max_batch_default else
-                               " (default: the engine profile's batch, else 8)"))
-    group.add_argument("--preferred-batch", type=int, nargs="+", metavar="N",
-                       help="preferred batch sizes (default: half of --max-batch and --max-batch; a plan's opt and max)")
-    group.add_argument("--max-queue-delay-us", type=int, default=100,
-                       help="how long Triton may hold a request to fill a batch (default 100 us)")
-    group.add_argument("--instances", type=int, default=1, help="model instances (default 1)")
-
-
-def repo_options(args: argparse.Namespace, parameters: dict[str, str] | None = None):
-    from ..serve.repository import RepoOptions
-
-    return RepoOptions(args.name, args.max_batch, tuple(args.preferred_batch) if args.preferred_batch else None,
-                       args.max_queue_delay_us, args.instances, parameters or {})
+from .triton_flags import add_batching_arguments, repo_options
 
 
 class Serve(Command):
@@ -38,12 +17,13 @@ class Serve(Command):
     wheel (`pip install --no-deps nvidia-pytriton`) or PATH. See docs/serving.md.
     Example: trtmatte serve
     Example: trtmatte serve --onnx late_fusion.onnx --http-port 9000 --max-batch 4 --instances 2
+    Example: trtmatte serve --address 0.0.0.0 --max-queue-size 64   # in a container
     """
 
     name = "serve"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        from ..serve.service import DEFAULT_MAX_PIXELS
+        from ..serve.service import DEFAULT_MAX_BATCH_PIXELS, DEFAULT_MAX_PIXELS
 
         add_model_arguments(parser)
         trimap = parser.add_argument_group("trimap models")
@@ -54,18 +34,28 @@ class Serve(Command):
         add_auto_trimap_arguments(trimap)
         add_batching_arguments(parser, 8)
         server = parser.add_argument_group("server")
-        server.add_argument("--address", default="0.0.0.0", help="address to listen on (default 0.0.0.0: all)")
+        server.add_argument("--address", default="127.0.0.1",
+                            help="address to listen on (default 127.0.0.1: this machine only; in a container or "
+                                 "to serve the network: 0.0.0.0)")
         server.add_argument("--http-port", type=int, default=8000)
         server.add_argument("--grpc-port", type=int, default=8001)
         server.add_argument("--metrics-port", type=int, default=8002)
         server.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
                             help=f"largest H x W a request may have (default {DEFAULT_MAX_PIXELS}, 4096x4096)")
+        server.add_argument("--max-batch-pixels", type=int, default=DEFAULT_MAX_BATCH_PIXELS, metavar="N",
+                            help=f"pixels per run of the model: a batch Triton hands over is run in parts of at "
+                                 f"most N pixels, which bounds its memory (default {DEFAULT_MAX_BATCH_PIXELS}, "
+                                 "1024x768; a larger image runs alone)")
+        server.add_argument("--repository", metavar="DIR",
+                            help="serve a repository written by `trtmatte triton-repo --python` as it is (instead "
+                                 "of the model flags)")
         server.add_argument("--tritonserver", metavar="PATH", help="the tritonserver binary (default: see above)")
         server.add_argument("--startup-timeout", type=float, default=180.0, help="seconds to wait for the model")
         server.add_argument("--log-file", help="keep tritonserver's log here (default: a temporary file, kept on failure)")
         server.add_argument("--verbose", action="store_true", help="tritonserver's verbose log")
 
     def run(self, args: argparse.Namespace) -> int:
+        from ..errors import TrtmatteError
         from ..serve.node import ServeOptions, ServingNode
         from ..serve.repository import ModelSource
         from ..serve.tritonserver import Ports
@@ -77,57 +67,15 @@ class Serve(Command):
             matter["max_side"] = str(args.max_side)
         if args.threads:
             matter["threads"] = str(args.threads)
+        if args.repository and (args.engine or args.onnx or args.weights):
+            raise TrtmatteError("--repository serves the model in that repository: drop --engine/--onnx/--weights")
         options = ServeOptions(ModelSource(args.engine, args.onnx, args.weights),
                                {k: v for k, v in matter.items() if v}, repo_options(args),
                                Ports(args.http_port, args.grpc_port, args.metrics_port, args.address),
-                               args.max_pixels, args.tritonserver, args.startup_timeout, args.log_file, args.verbose)
+                               args.max_pixels, args.max_batch_pixels, args.tritonserver, args.startup_timeout,
+                               args.log_file, args.verbose, args.repository)
         with ServingNode(options) as node:
             print(node.banner(), flush=True)
             node.wait()
         print("trtmatte serve: stopped", flush=True)
-        return 0
-
-
-class TritonRepo(Command):
-    """Write a Triton model repository: tensorrt_plan (GPU nodes), onnxruntime_onnx (CPU nodes) or Python backend.
-
-    --engine PLAN writes a tensorrt_plan model (plugin library copied beside it, max_batch_size and
-    preferred sizes from the engine profile); --onnx MODEL an onnxruntime_onnx model; --weights or
-    --python a Python-backend model running trtmatte's Matter (trtmatte must be installed in the
-    server's Python). The exported graph holds pre- and post-processing: no ensemble needed.
-    Example: trtmatte triton-repo models --engine late_fusion.plan
-    Example: trtmatte triton-repo models --onnx late_fusion.onnx --instances 2
-    """
-
-    name = "triton-repo"
-
-    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("out", metavar="OUT", help="the repository folder to create (new or empty)")
-        source = parser.add_argument_group("model (one)")
-        source.add_argument("--engine", help="TensorRT plan (`trtmatte build`, standard TensorRT): tensorrt_plan")
-        source.add_argument("--onnx", help="exported graph (`trtmatte export`): onnxruntime_onnx")
-        source.add_argument("--weights", help="trtmatte checkpoint: Python backend (PyTorch)")
-        source.add_argument("--python", action="store_true",
-                            help="wrap the model in trtmatte's Python-backend model instead (any backend)")
-        source.add_argument("--backend", default="auto", choices=BACKENDS, help="with the Python backend: trtmatte's --backend")
-        source.add_argument("--variant", help="with the Python backend and --weights: the registry variant")
-        source.add_argument("--threads", type=int, metavar="N",
-                            help="CPU threads per instance (onnxruntime_onnx: intra_op_thread_count; Python backend: "
-                                 "trtmatte's --threads; default there: the cores shared out between instances)")
-        add_batching_arguments(parser, None)
-
-    def run(self, args: argparse.Namespace) -> int:
-        from ..errors import TrtmatteError
-        from ..serve.repository import ModelSource, build_config, repository_readme, write_repository
-
-        source = ModelSource(args.engine, args.onnx, args.weights)
-        if source.flag is None:
-            raise TrtmatteError("give the model: --engine PLAN, --onnx MODEL.onnx or --weights CKPT")
-        if args.threads is not None and args.threads < 1:
-            raise TrtmatteError(f"--threads must be at least 1, not {args.threads}")
-        params = {"backend": args.backend, "variant": args.variant or "", "threads": str(args.threads or "")}
-        config, files = build_config(source, repo_options(args, params), python=args.python)
-        out = write_repository(args.out, config, files, readme=repository_readme(config, files))
-        print(f"wrote {out}/{config.name} ({config.kind}, max_batch_size {config.max_batch}, "
-              f"{config.instances} {'GPU' if config.gpu else 'CPU'} instance(s)); serve it: see {out}/README.md")
         return 0

@@ -28,6 +28,12 @@ def load_onnx(path: str | os.PathLike, purpose: str, weights: bool = True):
         raise TrtmatteError(f"{path} is not a readable ONNX file ({reason}); re-export it with `trtmatte export`") from None
 
 
+def read_metadata_file(path: str | os.PathLike) -> dict[str, str]:
+    """trtmatte's metadata of the graph at ``path``, without loading its weights (fast even with
+    external data)."""
+    return read_metadata(load_onnx(path, "reading ONNX metadata", weights=False))
+
+
 def save_model(model, path: str | os.PathLike, threshold: int = PROTOBUF_LIMIT) -> str | None:
     """Save atomically; weights go to ``<name>.data`` beside the graph when the proto is too big.
     Returns the external data file's name, or None."""

@@ -1,11 +1,10 @@
 """Read and stamp trtmatte's ``metadata_props`` on ONNX models, and tell a graph's precision.
 
-Functions take an in-memory ``onnx.ModelProto``; :func:`read_metadata_file` reads a file without
-its weights. onnx is imported only by the functions that need it.
+Functions take an in-memory ``onnx.ModelProto`` (``graphio.read_metadata_file`` reads a file
+without its weights: files are graphio's, which imports this module, never the other way round).
+onnx is imported only by the functions that need it.
 """
 from __future__ import annotations
-
-import os
 
 from .names import METADATA_PREFIX, PRECISION
 
@@ -13,13 +12,6 @@ from .names import METADATA_PREFIX, PRECISION
 def read_metadata(model) -> dict[str, str]:
     """trtmatte's entries of ``model.metadata_props``, keys without the ``trtmatte.`` prefix."""
     return {p.key[len(METADATA_PREFIX):]: p.value for p in model.metadata_props if p.key.startswith(METADATA_PREFIX)}
-
-
-def read_metadata_file(path: str | os.PathLike) -> dict[str, str]:
-    """The same from a file, without loading its weights (fast even with external data)."""
-    from .graphio import load_onnx
-
-    return read_metadata(load_onnx(path, "reading ONNX metadata", weights=False))
 
 
 def stamp_metadata(model, entries: dict[str, str]) -> None:

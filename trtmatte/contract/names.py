@@ -34,6 +34,7 @@ TRIMAP_SOURCE = "trimap_source"  # Late Fusion -> AdaMatting graphs: the Late Fu
 CONTRACT = "contract"  # the I/O contract in words
 PRECISION = "precision"  # stamped by `trtmatte quantize`: fp16 / int8 (absent: fp32)
 CALIBRATION = "calibration"
+QUANTIZER = "quantizer"  # stamped by `trtmatte quantize`: trtmatte / modelopt (the tool that wrote the precision)
 INT8_TARGET = "int8_target"  # whose kernels the Q/DQ placement is for
 INT8_BODY = "int8_body"  # fp16 / fp32: the float precision of an INT8 graph's non-quantized body
 FUSED_BLEND = "fused_blend"  # what --fused-blend replaced (JSON)

@@ -173,11 +173,10 @@ def read_manifest(directory: str | os.PathLike) -> list[Sample]:
 
 def load_sample(sample: Sample) -> tuple[np.ndarray, np.ndarray]:
     """(image uint8 HxWx3, alpha float32 HxW in [0, 1])."""
-    from ..imageio import read_rgb
-    from .sources import _decode
+    from ..media.image import read_pixels, read_rgb
 
     image = read_rgb(sample.image)
-    alpha = _decode(sample.alpha, "L").astype(np.float32) / 255.0
+    alpha = read_pixels(sample.alpha, "L").astype(np.float32) / 255.0
     if alpha.shape != image.shape[:2]:
         raise TrtmatteError(f"alpha {sample.alpha} is {alpha.shape} but image {sample.image} is {image.shape[:2]}")
     return image, alpha

@@ -205,12 +205,17 @@ def current_gpu() -> GpuInfo | None:
 
 def rtx_targets(flavour: Flavour, requested: list[str] | None, gpu: GpuInfo | None) -> list[str]:
     """Compute capabilities an RTX engine is built for: requested, else this GPU, else the default set."""
+    known = {n for n in dir(flavour.module.ComputeCapability) if n.startswith("SM")}
     if requested:
-        known = {n for n in dir(flavour.module.ComputeCapability) if n.startswith("SM")}
         unknown = [r for r in requested if r.upper() not in known]
         if unknown:
             raise TrtmatteError(f"{flavour.label} cannot target {', '.join(unknown)}: choose from {', '.join(sorted(known))}")
         return [r.upper() for r in requested]
     if gpu is not None:
+        # TensorRT-RTX 1.7 has no SM90 (Hopper) target: say so in one line rather than fail in getattr.
+        if gpu.sm not in known:
+            raise TrtmatteError(f"{flavour.label} cannot target this GPU ({gpu.name}, {gpu.sm}): it targets "
+                                f"{', '.join(sorted(known))}; pass --compute-capability with one of them, or build "
+                                "with standard TensorRT")
         return [gpu.sm]
     return list(DEFAULT_RTX_TARGETS)

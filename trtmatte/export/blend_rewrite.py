@@ -1,5 +1,5 @@
 """``--fused-blend``: replace the blend subgraph of an exported graph with one ``trtmatte::FusedBlend``
-node (the TensorRT plugin in plugins/), and expand such a node back into plain ONNX ops.
+node (the TensorRT plugin in plugins/fused_blend/), and expand such a node back into plain ONNX ops.
 
 What the node covers, decided from our graphs' structure: the three Sigmoids (F, B, beta; located
 structurally by ``contract.anatomy``: the Sigmoids fed by Convs) and eq. 2's Mul/Sub/Sub/Mul/Add,
@@ -23,7 +23,7 @@ from collections import defaultdict
 
 from .._lazy import require
 from ..errors import TrtmatteError
-from ..plugins.blend_op import (ONNX_CODES, ONNX_DOMAIN, ONNX_DTYPES, PLUGIN_NAME, PLUGIN_NAMESPACE,
+from ..fused_blend.blend_op import (ONNX_CODES, ONNX_DOMAIN, ONNX_DTYPES, PLUGIN_NAME, PLUGIN_NAMESPACE,
                                    PLUGIN_VERSION, FusedBlendAttrs)
 from ..contract.anatomy import analyse, name_nodes
 

@@ -140,7 +140,7 @@ def export_onnx(network: nn.Module, variant: str, preprocessing: Preprocessing, 
                 extra_metadata: dict[str, str] | None = None) -> ExportReport:
     """Export ``network`` with ``preprocessing`` as one ONNX graph at ``path``. ``network`` may
     also be a whole pipeline (a module with ``input_names``, e.g. the Late Fusion -> AdaMatting
-    graph of trtmatte.models.auto_trimap); ``preprocessing`` is then only recorded."""
+    graph of trtmatte.models.auto_trimap_pipeline); ``preprocessing`` is then only recorded."""
     require("onnx", "ONNX export")  # fail now, not after minutes of tracing
     opts = opts or ExportOptions()
     if opts.opset < MIN_OPSET:

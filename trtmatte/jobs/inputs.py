@@ -6,6 +6,11 @@ Output names mirror the input tree under the output folder: ``photos/a/b.jpg`` g
 a file named directly becomes ``OUT/<name>.png``. One image into an output with an image suffix is
 written to that file.
 
+Output safety (trtmatte/jobs/outputs.py) is checked when the plan is made, before any inference:
+``-o`` must not be an input; an output folder inside an input folder is left out of the inputs;
+a target that is an input of the run fails alone. Files in folders and globs with a suffix the job
+does not read (``.heic``, ``.txt``) become ``unsupported`` items, unless ``--ext`` chose suffixes.
+
 Trimaps (trimap models, ``--trimap PATH_OR_DIR``): one trimap file for one image; or a folder
 matched to the images by name: the image's path below its input folder (or glob base, or its
 bare name for a file named directly), with any image suffix: ``photos/a/b.jpg`` takes
@@ -15,22 +20,23 @@ from __future__ import annotations
 
 import glob
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from ..errors import TrtmatteError
-from ..imageio import IMAGE_SUFFIXES
-from ..video import VIDEO_SUFFIXES, is_video
-_GLOB_MAGIC = set("*?[")
+from ..media.image import IMAGE_SUFFIXES
+from ..media.video import VIDEO_SUFFIXES, is_video
+from .outputs import STDIO, VIDEO_OUTPUT_TYPES, OutputGuard, check_suffix, glob_base, is_glob, probe_writable
+
+UNSUPPORTED = "unsupported"  # a WorkItem's kind for a file the job does not read: named, counted, not run
 
 
 @dataclass(frozen=True)
 class WorkItem:
     source: Path
     target: Path
-    kind: str  # "image" or "video"
+    kind: str  # "image", "video" or "unsupported" (a suffix the job does not read: named in the summary)
     error: str | None = None  # a planning problem (e.g. two sources, one target): reported, not run
     trimap: Path | None = None  # the image's trimap file (trimap models)
 
@@ -92,36 +98,42 @@ def normalise_extensions(extensions: Iterable[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def _walk(folder: Path, extensions: tuple[str, ...]) -> Iterator[Path]:
-    """Files under ``folder`` with a wanted suffix, in a stable (sorted) order, hidden ones skipped."""
+def _walk(folder: Path, extensions: tuple[str, ...], others: bool,
+          leave_out: Callable[[Path], bool]) -> Iterator[tuple[Path, bool]]:
+    """(file, wanted) under ``folder`` in a stable (sorted) order; hidden ones and the output folder
+    (``leave_out``) skipped; files with other suffixes only if ``others``."""
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not leave_out(Path(root) / d))
         for name in sorted(files):
-            if not name.startswith(".") and Path(name).suffix.lower() in extensions:
-                yield Path(root) / name
+            wanted = Path(name).suffix.lower() in extensions
+            if not name.startswith(".") and (wanted or others):
+                yield Path(root) / name, wanted
 
 
-def expand(inputs: Sequence[str], extensions: tuple[str, ...]) -> Iterator[tuple[Path, Path]]:
-    """(source, path relative to the output folder) for every input, lazily."""
+def expand(inputs: Sequence[str], extensions: tuple[str, ...], others: bool = False,
+           leave_out: Callable[[Path], bool] = lambda folder: False) -> Iterator[tuple[Path, Path, bool]]:
+    """(source, path relative to the output folder, wanted) for every input, lazily; ``others``:
+    also the files of folders and globs whose suffix is not wanted (reported as unsupported)."""
     for text in inputs:
         path = Path(text)
         if path.is_dir():
-            for found in _walk(path, extensions):
-                yield found, found.relative_to(path)
-        elif _GLOB_MAGIC & set(text):
-            parts = Path(text).parts
-            stem = next(i for i, p in enumerate(parts) if _GLOB_MAGIC & set(p))
-            base = Path(*parts[:stem]) if stem else Path(".")
+            for found, wanted in _walk(path, extensions, others, leave_out):
+                yield found, found.relative_to(path), wanted
+        elif is_glob(text):
+            base = glob_base(text)
             matched = False
             for name in sorted(glob.iglob(text, recursive=True)):
                 found = Path(name)
-                if found.is_file() and found.suffix.lower() in extensions:
+                if not found.is_file() or any(leave_out(p) for p in found.parents):
+                    continue
+                wanted = found.suffix.lower() in extensions
+                if wanted or (others and not found.name.startswith(".")):
                     matched = True
-                    yield found, found.relative_to(base)
+                    yield found, found.relative_to(base), wanted
             if not matched:
-                yield path, Path(path.name)  # reported as "not found" with the other failures
+                yield path, Path(path.name), True  # reported as "not found" with the other failures
         else:
-            yield path, Path(path.name)  # a missing file is reported when it is read, the batch goes on
+            yield path, Path(path.name), True  # a missing file is reported when it is read, the batch goes on
 
 
 def single_target(inputs: Sequence[str], output: Path) -> bool:
@@ -129,7 +141,7 @@ def single_target(inputs: Sequence[str], output: Path) -> bool:
     if len(inputs) != 1 or output.is_dir() or not output.suffix:
         return False
     only = Path(inputs[0])
-    return not only.is_dir() and not (_GLOB_MAGIC & set(inputs[0]))
+    return not only.is_dir() and not is_glob(inputs[0])
 
 
 def target_suffix(source: Path, output_type: str) -> str:
@@ -138,14 +150,38 @@ def target_suffix(source: Path, output_type: str) -> str:
     return ".png"  # lossless, and the only common format that stores rgba cutouts everywhere
 
 
+def check_output(inputs: Sequence[str], output: str | os.PathLike, output_type: str = "alpha",
+                 extensions: Iterable[str] | None = None) -> OutputGuard:
+    """The output rules of one run (trtmatte/jobs/outputs.py), checked now, in one line each: not
+    an input, writable, a folder for several inputs, a suffix that fits for one. The guard checks
+    each target later."""
+    if not inputs:
+        raise TrtmatteError("no inputs given: name image or video files, folders or globs")
+    if STDIO in inputs or os.fspath(output) == STDIO:
+        raise TrtmatteError("- (stdin/stdout) is one image or a raw-frame stream, alone: "
+                            "trtmatte matte - -o - (see docs/matte.md#pipes)")
+    exts = normalise_extensions(extensions)
+    output = Path(output)
+    guard = OutputGuard(inputs, output, exts)
+    guard.check()
+    if single_target(inputs, output):
+        check_suffix(inputs[0], output, output_type, is_video(inputs[0]))
+    else:
+        if output.exists() and not output.is_dir():
+            raise TrtmatteError(f"several inputs need -o to be an existing directory or a new one, got the file {output}")
+        if output.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES:
+            raise TrtmatteError(f"{len(inputs)} inputs (or a folder) need -o to be an existing directory or a new one "
+                                f"without a file suffix, got {output}")
+    probe_writable(output)
+    return guard
+
+
 def plan_work(inputs: Sequence[str], output: str | os.PathLike, output_type: str = "alpha",
               extensions: Iterable[str] | None = None, trimap: str | os.PathLike | None = None) -> Iterator[WorkItem]:
     """Work items for ``inputs`` into ``output``: a file for one input file, else a folder (made
-    when written to); ``trimap``: the trimap file or folder (see the module doc). The arguments are
-    checked now; the items come lazily."""
-    if not inputs:
-        raise TrtmatteError("no inputs given: name image or video files, folders or globs")
-    exts = normalise_extensions(extensions)
+    when written to); ``trimap``: the trimap file or folder (see the module doc). The arguments and
+    the output rules are checked now, before anything is read; the items come lazily."""
+    guard = check_output(inputs, output, output_type, extensions)
     output = Path(output)
     finder = TrimapFinder(trimap) if trimap is not None else None
     if finder is not None and finder.root.is_file() and not (len(inputs) == 1 and Path(inputs[0]).is_file()):
@@ -153,67 +189,39 @@ def plan_work(inputs: Sequence[str], output: str | os.PathLike, output_type: str
                             "named like the images for several")
     if single_target(inputs, output):
         source = Path(inputs[0])
-        return iter([_item(source, output, Path(source.name), finder)])
-    if output.exists() and not output.is_dir():
-        raise TrtmatteError(f"several inputs need -o to be an existing directory or a new one, got the file {output}")
-    if output.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES:
-        raise TrtmatteError(f"{len(inputs)} inputs (or a folder) need -o to be an existing directory or a new one "
-                            f"without a file suffix, got {output}")
-    return _items(inputs, output, output_type, exts, finder)
+        return iter([_item(source, output, Path(source.name), finder, guard.overwrites_input(source, output),
+                           output_type)])
+    return _items(inputs, output, output_type, guard, not extensions, finder)
 
 
-def _item(source: Path, target: Path, relative: Path, finder: TrimapFinder | None, error: str | None = None) -> WorkItem:
+def _item(source: Path, target: Path, relative: Path, finder: TrimapFinder | None, error: str | None = None,
+          output_type: str = "alpha") -> WorkItem:
     trimap = None
+    kind = kind_of(source)
+    if error is None and kind == "video" and output_type not in VIDEO_OUTPUT_TYPES:
+        error = (f"{source}: --output-type {output_type} cannot be a video (video output is "
+                 f"{' or '.join(VIDEO_OUTPUT_TYPES)})")
     if finder is not None and error is None:
         trimap, error = finder.find(source, relative)
-    return WorkItem(source, target, kind_of(source), error, trimap)
+    return WorkItem(source, target, kind, error, trimap)
 
 
-def _items(inputs: Sequence[str], output: Path, output_type: str, exts: tuple[str, ...],
+def unsupported(source: Path) -> WorkItem:
+    return WorkItem(source, source, UNSUPPORTED,
+                    f"{source}: unsupported type {source.suffix.lower() or '(no suffix)'}, not read (images: "
+                    f"{' '.join(IMAGE_SUFFIXES)}; videos: {' '.join(VIDEO_SUFFIXES)})")
+
+
+def _items(inputs: Sequence[str], output: Path, output_type: str, guard: OutputGuard, others: bool,
            finder: TrimapFinder | None = None) -> Iterator[WorkItem]:
     seen: dict[Path, Path] = {}  # target -> source: two sources must not overwrite each other
-    for source, relative in expand(inputs, exts):
+    for source, relative, wanted in expand(inputs, guard.extensions, others, guard.leave_out):
+        if not wanted:
+            yield unsupported(source)
+            continue
         target = output / relative.with_suffix(target_suffix(source, output_type))
-        error = None
-        if target in seen:
+        error = guard.overwrites_input(source, target)
+        if error is None and target in seen:
             error = f"{source} and {seen[target]} would both write {target}: rename one or process it separately"
-        else:
-            seen[target] = source
-        yield _item(source, target, relative, finder, error)
-
-
-def watch(folders: Sequence[str], output: str | os.PathLike, output_type: str = "alpha",
-          extensions: Iterable[str] | None = None, interval: float = 1.0,
-          sleep: Callable[[float], None] = time.sleep, trimap: str | os.PathLike | None = None) -> Iterator[list[WorkItem]]:
-    """Batches of work items for files appearing in ``folders``, forever (the caller stops it).
-
-    A file is taken once its size has stayed the same over one ``interval`` (so a file still being
-    copied in is not read half-written); files already there count as appearing at the start."""
-    for folder in folders:
-        if not Path(folder).is_dir():
-            raise TrtmatteError(f"--watch needs folders to watch, got {folder}")
-    exts, output = normalise_extensions(extensions), Path(output)
-    finder = TrimapFinder(trimap) if trimap is not None else None
-    sizes: dict[Path, int] = {}
-    taken: set[Path] = set()
-    while True:
-        ready = []
-        for source, relative in expand(folders, exts):
-            if source in taken:
-                continue
-            try:
-                size = source.stat().st_size
-            except OSError:  # gone again
-                continue
-            if size and sizes.get(source) == size:
-                taken.add(source)
-                if finder is not None:
-                    finder.refresh()
-                ready.append(_item(source, output / relative.with_suffix(target_suffix(source, output_type)),
-                                   relative, finder))
-            else:
-                sizes[source] = size
-        if ready:
-            yield ready
-        else:
-            sleep(interval)
+        seen.setdefault(target, source)
+        yield _item(source, target, relative, finder, error, output_type)

@@ -5,7 +5,7 @@ next few images while the backend works on the current one (the look-ahead is bo
 stays flat for any number of files), and a second pool renders (foreground estimation for cutouts
 and composites) and writes the results while the backend goes on. A bad input fails alone, with a
 one-line reason; every output is written to a temporary name and renamed, so an interrupted run
-leaves only complete files. Videos are matted frame by frame after the images (trtmatte/video.py).
+leaves only complete files. Videos are matted frame by frame after the images (trtmatte/jobs/video_job.py).
 For a trimap model each image is decoded with its trimap (WorkItem.trimap) and both travel to the
 backend as one Batch; a trimap-based model without trimaps (--trimap auto wraps it into a
 trimap-free session) fails each video in one line.
@@ -15,77 +15,43 @@ from __future__ import annotations
 import collections
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from ..compose import Background, render
+from ..compose import OUTPUT_TYPES, Background, as_background, render
 from ..errors import TrtmatteError
-from ..imageio import DEFAULT_MAX_PIXELS, read_rgb, write_image
+from ..media.image import DEFAULT_MAX_PIXELS, ImageError, read_rgb, read_trimap, write_image
 from ..runtime.session import Batch
-from ..trimap import read_trimap
-from .inputs import WorkItem
-
-OUTCOMES = ("done", "skipped", "failed")
+from .inputs import UNSUPPORTED, WorkItem
+from .outcomes import OUTCOMES, JobInterrupted, Outcome, Summary, describe  # noqa: F401 (re-exported)
 
 
 @dataclass(frozen=True)
 class MatteJobOptions:
+    """Checked when made (before any inference), one line per bad value. ``background``: anything
+    :func:`trtmatte.compose.as_background` takes (a colour name, '#rrggbb', 'r,g,b', a tuple, an
+    image path or array)."""
+
     output_type: str = "alpha"
     background: Background | None = None
     skip_existing: bool = False
-    max_pixels: int | None = DEFAULT_MAX_PIXELS
+    max_pixels: int | None = DEFAULT_MAX_PIXELS  # None or 0: no limit
     jobs: int = 2  # decode threads, and as many render/write threads
     smooth: float = 0.0  # video only: temporal smoothing of alpha
+    strict: bool = False  # video only: frames decoded from corrupt packets fail the video (else: a warning)
 
-
-@dataclass(frozen=True)
-class Outcome:
-    item: WorkItem
-    status: str  # done / skipped / failed
-    error: str = ""
-    frames: int = 1  # images count 1; videos their frame count
-    notes: tuple[str, ...] = ()  # what a video's encoding decided (audio dropped, odd size, ...)
-
-
-@dataclass
-class Summary:
-    done: int = 0
-    skipped: int = 0
-    failed: int = 0
-    frames: int = 0
-    seconds: float = 0.0
-    failures: list[str] = field(default_factory=list)
-
-    def add(self, outcome: Outcome) -> None:
-        setattr(self, outcome.status, getattr(self, outcome.status) + 1)
-        if outcome.status == "done":
-            self.frames += outcome.frames
-        if outcome.status == "failed":
-            self.failures.append(outcome.error)
-
-    def merge(self, other: "Summary") -> None:
-        for name in ("done", "skipped", "failed", "frames", "seconds"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.failures += other.failures
-
-    @property
-    def per_second(self) -> float:
-        return self.frames / self.seconds if self.seconds > 0 else 0.0
-
-    def line(self) -> str:
-        return (f"done {self.done}, skipped {self.skipped}, failed {self.failed} in {self.seconds:.1f} s "
-                f"({self.per_second:.2f} images/s)")
-
-
-def describe(error: BaseException, source: Path) -> str:
-    """One line naming the input and the problem."""
-    text = str(error).splitlines()[0] if str(error) else type(error).__name__
-    if not isinstance(error, TrtmatteError):
-        text = f"{type(error).__name__}: {text}"
-    return text if str(source) in text else f"{source}: {text}"
+    def __post_init__(self):
+        if self.output_type not in OUTPUT_TYPES:
+            raise TrtmatteError(f"unknown output type {self.output_type!r}: choose one of {', '.join(OUTPUT_TYPES)}")
+        if self.max_pixels is not None and (isinstance(self.max_pixels, bool) or self.max_pixels < 0):
+            raise TrtmatteError(f"--max-pixels must be 0 (no limit) or a positive pixel count, got {self.max_pixels}")
+        if self.jobs < 1:
+            raise TrtmatteError(f"--jobs must be at least 1, got {self.jobs}")
+        if not 0.0 <= self.smooth < 1.0:
+            raise TrtmatteError(f"--smooth must be in [0, 1), got {self.smooth}")
+        object.__setattr__(self, "background", as_background(self.background))
 
 
 class _WithInputs:
@@ -93,7 +59,7 @@ class _WithInputs:
     copying alpha out of backends that return views of reused buffers."""
 
     def __init__(self, backend):
-        self.backend, self.slots = backend, backend.slots
+        self.backend, self.contexts = backend, backend.contexts
         self.copy = getattr(backend, "returns_views", False)
         self._inputs: dict[int, np.ndarray] = {}
 
@@ -109,11 +75,16 @@ class _WithInputs:
 class MatteJob:
     def __init__(self, matter, options: MatteJobOptions | None = None,
                  report: Callable[[Outcome], None] | None = None,
-                 frame_progress: Callable[[int], None] | None = None):
-        """``report`` gets every outcome as it happens; ``frame_progress(frames done)`` follows a video."""
+                 frame_progress: Callable[[int], None] | None = None,
+                 retry: Callable[[Outcome], bool] | None = None):
+        """``report`` gets every outcome as it happens; ``frame_progress(frames done)`` follows a
+        video; ``retry(outcome)`` is asked about each input that could not be decoded: True means
+        the caller will try it again (``--watch``: a file still being copied), so the outcome is
+        neither counted nor reported. Ctrl-C raises :class:`JobInterrupted` carrying the summary."""
         self.matter, self.options = matter, options or MatteJobOptions()
         self.report = report or (lambda outcome: None)
         self.frame_progress = frame_progress
+        self.retry = retry or (lambda outcome: False)
 
     def run(self, items: Iterable[WorkItem]) -> Summary:
         summary = Summary()
@@ -121,12 +92,16 @@ class MatteJob:
         videos: list[WorkItem] = []
 
         def emit(outcome: Outcome) -> None:
+            if outcome.unreadable and self.retry(outcome):
+                return
             summary.add(outcome)
             self.report(outcome)
 
         def images() -> Iterator[WorkItem]:
             for item in items:
-                if item.error:
+                if item.kind == UNSUPPORTED:
+                    emit(Outcome(item, "unsupported", item.error or f"{item.source}: unsupported type"))
+                elif item.error:
                     emit(Outcome(item, "failed", item.error))
                 elif self.options.skip_existing and item.target.exists():
                     emit(Outcome(item, "skipped"))
@@ -139,13 +114,15 @@ class MatteJob:
             self._run_images(images(), emit)
             for item in videos:
                 emit(self._run_video(item))
-        finally:
+        except KeyboardInterrupt as exc:
             summary.seconds = time.perf_counter() - start
+            raise JobInterrupted(summary) from exc
+        summary.seconds = time.perf_counter() - start
         return summary
 
     # ------------------------------------------------------------------ images
     def _run_images(self, items: Iterator[WorkItem], emit: Callable[[Outcome], None]) -> None:
-        from ..runtime.pipelined import Pipeline, as_backend
+        from ..runtime.pipelined import Pipeline, as_submitter
 
         opts = self.options
         by_index: dict[int, WorkItem] = {}
@@ -162,14 +139,15 @@ class MatteJob:
             return Batch(image, read_trimap(item.trimap)[None])
 
         writes: collections.deque[tuple[WorkItem, Future]] = collections.deque()
-        pipeline = Pipeline(_WithInputs(as_backend(self.matter.session)), decode, workers=opts.jobs,
+        pipeline = Pipeline(_WithInputs(as_submitter(self.matter.session)), decode, workers=opts.jobs,
                             copy_results=False)
         with ThreadPoolExecutor(max(1, opts.jobs), thread_name_prefix="trtmatte-write") as pool:
             try:
                 for result in pipeline.run(numbered()):
                     item = by_index.pop(result.index)
                     if not result.ok:
-                        emit(Outcome(item, "failed", describe(result.error, item.source)))
+                        emit(Outcome(item, "failed", describe(result.error, item.source),
+                                     unreadable=isinstance(result.error, ImageError)))
                         continue
                     image, alpha = result.value
                     writes.append((item, pool.submit(self._write, item, image[0], alpha[0])))
@@ -197,7 +175,7 @@ class MatteJob:
 
     # ------------------------------------------------------------------ videos
     def _run_video(self, item: WorkItem) -> Outcome:
-        from .. import video
+        from .video_job import matte_video
 
         opts = self.options
         if getattr(self.matter, "needs_trimap", False):
@@ -205,8 +183,10 @@ class MatteJob:
                                            "use --trimap auto (Late Fusion derives one per frame)")
         try:
             item.target.parent.mkdir(parents=True, exist_ok=True)
-            report = video.matte_video(self.matter, item.source, item.target, output_type=opts.output_type,
-                                       background=opts.background, smooth=opts.smooth, progress=self.frame_progress)
+            report = matte_video(self.matter, item.source, item.target, output_type=opts.output_type,
+                                 background=opts.background, smooth=opts.smooth, progress=self.frame_progress,
+                                 strict=opts.strict)
         except TrtmatteError as exc:
-            return Outcome(item, "failed", describe(exc, item.source))
-        return Outcome(item, "done", frames=report.frames, notes=tuple(f"{item.source}: {n}" for n in report.notes))
+            return Outcome(item, "failed", describe(exc, item.source), unreadable="cannot read video" in str(exc))
+        return Outcome(item, "done", frames=report.frames, notes=tuple(f"{item.source}: {n}" for n in report.notes),
+                       warnings=tuple(f"{item.source}: {w}" for w in report.warnings))

@@ -9,7 +9,7 @@ trtmatte had to make is listed in docs/adamatting.md.
          unrolled a fixed number of steps -> alpha
 
 The module takes the *pre-processed* image (normalised RGB, NCHW, H and W multiples of 32) and the
-one-hot trimap at the same size (``trtmatte.models.trimap.one_hot``);
+one-hot trimap at the same size (``trtmatte.models.trimap_ops.one_hot``);
 :mod:`trtmatte.models.matting_pipeline` wraps it with pre/post-processing.
 """
 from __future__ import annotations
@@ -19,7 +19,8 @@ from typing import NamedTuple, Sequence
 import torch
 from torch import nn
 
-from ..contract.names import ALPHA_DECODER, TRIMAP_ADAPTED
+from ..contract.names import ALPHA_DECODER, IMAGE, TRIMAP, TRIMAP_ADAPTED
+from .registry import IMAGENET_MEAN_RGB, IMAGENET_STD_RGB, ModelConfig, Preprocessing, register, register_family
 
 BN_EPS = 1e-5
 
@@ -228,3 +229,37 @@ class AdaMattingNet(nn.Module):
         if not self.training:
             return AdaMattingOutput(steps[-1], probs, coarse)
         return AdaMattingOutput(steps[-1], probs, coarse, logits, tuple(steps))
+
+
+# ------------------------------------------------------------------ the family's variants
+PREPROCESSING = Preprocessing(mean=IMAGENET_MEAN_RGB, std=IMAGENET_STD_RGB)
+
+
+@register_family("adamatting")
+def build_adamatting(cfg: ModelConfig) -> AdaMattingNet:
+    return AdaMattingNet(**cfg.arch)
+
+
+register(ModelConfig(
+    name="adamatting",
+    family="adamatting",
+    description="AdaMatting (Cai et al., ICCV 2019) from the supplementary's table: RGB + trimap, ResNet-style "
+                "encoder (192/384/1024/1024 wide), two GC + sub-pixel decoders (alpha, adapted trimap), "
+                "3-step ConvLSTM propagation unit (docs/adamatting.md)",
+    encoder="resnet-table",  # Res-2..Res-5 as the supplementary's table lists them
+    preprocessing=PREPROCESSING,
+    inputs=(IMAGE, TRIMAP),
+    arch={},  # AdaMattingNet's defaults are the table's reading
+))
+register(ModelConfig(
+    name="adamatting_lite",
+    family="adamatting",
+    description="Same code, smaller: 32-wide 3x3 stem, two bottlenecks a stage (96/192/384/512 wide), decoders "
+                "256-128-64-32-16, 16-wide propagation unit; for CPU tests and small GPUs",
+    encoder="resnet-lite",
+    preprocessing=PREPROCESSING,
+    inputs=(IMAGE, TRIMAP),
+    arch={"stem_width": 32, "stem_kernel": 3,
+          "stages": ((32, 96, 2), (64, 192, 2), (128, 384, 2), (256, 512, 2)),
+          "decoder_widths": (256, 128, 64, 32, 16), "propagation_width": 16},
+))

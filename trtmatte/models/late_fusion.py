@@ -11,13 +11,15 @@ H and W multiples of 32); :mod:`trtmatte.models.matting_pipeline` wraps it with 
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import torch
 from torch import nn
 import torch.nn.functional as F
 
+from . import densenet
 from .densenet import DenseNetEncoder
+from .registry import ModelConfig, register, register_family
 
 
 def upsample2x(x: torch.Tensor) -> torch.Tensor:
@@ -172,3 +174,42 @@ class LateFusionNet(nn.Module):
 def count_parameters(model: nn.Module) -> int:
     """Learnable parameters (BatchNorm running statistics excluded)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+# ------------------------------------------------------------------ the family's variants
+ENCODERS: dict[str, Callable[[float], DenseNetEncoder]] = {
+    "densenet201": densenet.densenet201_encoder,
+    "densenet121": densenet.densenet121_encoder,
+}
+
+
+@register_family("late_fusion")
+def build_late_fusion(cfg: ModelConfig) -> LateFusionNet:
+    return LateFusionNet(
+        ENCODERS[cfg.encoder](cfg.decoder_eps),
+        decoder_width=cfg.decoder_width,
+        rgb_width=cfg.rgb_width,
+        fusion_widths=cfg.fusion_widths,
+        decoder_eps=cfg.decoder_eps,
+        fusion_eps=cfg.fusion_eps,
+        decoder_block_widths=cfg.decoder_block_widths,
+    )
+
+
+register(ModelConfig(
+    name="late_fusion",
+    family="late_fusion",
+    description="Late Fusion CNN exactly as the paper (Zhong et al., CVPR 2019): DenseNet-201, "
+                "two 128-wide decoders, 256-128-128-64-256 fusion net",
+))
+register(ModelConfig(
+    name="late_fusion_lite",
+    family="late_fusion",
+    description="Same code, smaller: DenseNet-121 encoder, decoders 512-256-128-64 wide, 64-32-32-16-64 "
+                "fusion net; the bundled demo model (about 20 MB in FP16)",
+    encoder="densenet121",
+    decoder_width=64,
+    decoder_block_widths=(512, 256, 128),
+    rgb_width=32,
+    fusion_widths=(64, 32, 32, 16, 64),
+))

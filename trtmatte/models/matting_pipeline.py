@@ -22,7 +22,7 @@ from torch import nn
 from ..contract.names import DEBUG_OUTPUTS, IMAGE, TRIMAP, TRIMAP_ADAPTED
 from .preprocess import normalize, resize_nchw, working_size
 from .registry import Preprocessing
-from .trimap import class_values, enforce_known, one_hot
+from .trimap_ops import class_values, enforce_known, one_hot
 
 
 class PipelineOutput(NamedTuple):
@@ -66,7 +66,7 @@ class MattingPipeline(nn.Module):
         # Cast before anything else: TensorRT only casts uint8 tensors (docs/design.md).
         x = image.to(torch.float32).permute(0, 3, 1, 2)
         height, width = x.shape[-2], x.shape[-1]
-        h, w = working_size(height, width, self.pre.size_multiple, self.pre.max_side)
+        h, w = working_size(height, width, self.pre.size_multiple, self.pre.max_side, self.pre.min_side)
         # Resize before the mean subtraction like the authors (rows of the resize weights sum to
         # one, so the order only matters for rounding).
         x = self._normalize(resize_nchw(x, h, w))

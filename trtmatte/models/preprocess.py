@@ -12,11 +12,12 @@ import torch
 from .registry import Preprocessing
 
 
-def working_size(height, width, size_multiple: int = 32, max_side: int = 800):
-    """Network input size: the longer side capped at ``max_side`` (aspect kept), then H and W each
-    rounded *up* to ``size_multiple``. Integer-only and branch-free so symbolic shapes trace."""
+def working_size(height, width, size_multiple: int = 32, max_side: int = 800, min_side: int = 0):
+    """Network input size: the longer side brought into [``min_side``, ``max_side``] (aspect
+    kept: a smaller input is resized up, a larger one down), then H and W each rounded *up* to
+    ``size_multiple``. Integer-only and branch-free so symbolic shapes trace."""
     longest = torch.sym_max(height, width)
-    capped = torch.sym_min(longest, max_side)
+    capped = torch.sym_min(torch.sym_max(longest, min(min_side, max_side)), max_side)
     # round(h * capped / longest), half up; equals h exactly when no cap applies. At least 1: a
     # 1x2000 strip would otherwise round its short side to 0 and leave the network nothing.
     h = torch.sym_max((height * capped + longest // 2) // longest, 1)

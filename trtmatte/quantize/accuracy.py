@@ -20,8 +20,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .._version import __version__
-from .. import metrics as M
 from ..contract.names import INT8_BODY
+from ..evaluation import metrics as M
 
 METRICS = ("sad", "mse", "grad", "conn")
 REGIONS = ("band", "full")
@@ -36,6 +36,9 @@ class Candidate:
     path: str
     precision: str  # fp16 / int8
     method: str | None = None
+    quantizer: str = "trtmatte"  # trtmatte / modelopt
+    seconds: float = 0.0  # conversion time (calibration included)
+    peak_rss_bytes: int = 0  # resident memory peak of the process when the conversion ended
 
 
 @dataclass
@@ -52,6 +55,11 @@ class GraphAccuracy:
     delta_photos: dict = field(default_factory=dict)
     goal: dict = field(default_factory=dict)
     int8_body: str | None = None  # INT8 graphs: fp16 / fp32, the float precision of the rest of the body
+    quantizer: str = "trtmatte"
+    int8_convs: dict = field(default_factory=dict)  # conv role -> "int8 / all" convs (a Q/DQ pair on the input)
+    qdq_nodes: int = 0  # QuantizeLinear + DequantizeLinear nodes in the graph
+    conversion_seconds: float = 0.0
+    peak_rss_bytes: int = 0
 
 
 def _graph_size(path: str) -> int:
@@ -74,6 +82,34 @@ def _mean_metrics(alphas: list[np.ndarray], truths: list[np.ndarray], band: int)
             for name, value in M.evaluate(pred, gt, **kwargs).items():
                 table[region][name].append(value)
     return {r: {m: float(np.mean(v)) for m, v in ms.items()} for r, ms in table.items()}
+
+
+def _qdq_by_role(path: str, roles: dict[str, set[str]]) -> tuple[dict, int]:
+    """({role: "int8/all"} for the source's conv roles (and "other"), Q/DQ node count) of a graph:
+    a Conv counts as int8 when its data input comes from a DequantizeLinear."""
+    from ..contract.graphio import load_onnx
+
+    graph = load_onnx(path, "counting Q/DQ", weights=False).graph
+    made_by = {out: n.op_type for n in graph.node for out in n.output}
+    convs = {n.name: made_by.get(n.input[0]) == "DequantizeLinear" for n in graph.node if n.op_type == "Conv"}
+    table = {}
+    for role, names in roles.items():
+        inside = [convs[n] for n in names if n in convs]
+        table[role] = f"{sum(inside)}/{len(inside)}"
+    qdq = sum(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in graph.node)
+    return table, qdq
+
+
+def _conv_roles(reference: str) -> dict[str, set[str]]:
+    from ..contract.anatomy import ROLES, analyse, name_nodes
+    from ..contract.graphio import load_onnx
+
+    model = load_onnx(reference, "reading the graph's anatomy", weights=False)
+    name_nodes(model.graph)
+    anatomy = analyse(model, reference)
+    roles = {role: set(anatomy.role(role)) for role in ROLES}
+    roles["other"] = set(anatomy.convs) - set().union(*roles.values())
+    return roles
 
 
 def _run(session_factory: Callable, path: str, images: Sequence[np.ndarray], photos: Sequence[np.ndarray],
@@ -117,6 +153,7 @@ def accuracy_report(reference: str, candidates: Sequence[Candidate], composites:
     fp32 = GraphAccuracy("fp32", reference, "fp32", None, _graph_size(reference), ref_seconds,
                          metrics=_mean_metrics(ref_alphas, truths, band))
     results = [fp32]
+    roles = _conv_roles(reference)
     for cand in candidates:
         say(f"{cand.label}: {cand.path}")
         alphas, seconds, photo_alphas, metadata = _run(OrtSession, cand.path, images, photo_images, trimaps, photo_trimaps)
@@ -131,7 +168,8 @@ def accuracy_report(reference: str, candidates: Sequence[Candidate], composites:
         results.append(GraphAccuracy(
             cand.label, cand.path, cand.precision, cand.method, _graph_size(cand.path), seconds, metrics, relative,
             _delta([np.abs(a - r) for a, r in zip(alphas, ref_alphas)]),
-            _delta([np.abs(a - r) for a, r in zip(photo_alphas, ref_photos)]), goal, metadata.get(INT8_BODY)))
+            _delta([np.abs(a - r) for a, r in zip(photo_alphas, ref_photos)]), goal, metadata.get(INT8_BODY),
+            cand.quantizer, *_qdq_by_role(cand.path, roles), cand.seconds, cand.peak_rss_bytes))
     return {
         "trtmatte_version": __version__,
         "backend": f"onnxruntime {ort_version} CPU ({os.cpu_count()} cores, {platform.machine()})",
@@ -153,7 +191,7 @@ def report_on_held_out(reference: str, candidates: Sequence[Candidate], held_out
                        progress: Callable[[str], None] | None = None) -> dict:
     """:func:`accuracy_report` on the first ``count`` samples of a held-out composite set (and
     scikit-image's photos unless ``with_photos`` is False), labelled with the source's weights."""
-    from ..contract.metadata import read_metadata_file
+    from ..contract.graphio import read_metadata_file
     from ..contract.names import VARIANT, WEIGHTS_PROVENANCE
     from ..data import load_sample
 
@@ -171,7 +209,7 @@ def report_on_held_out(reference: str, candidates: Sequence[Candidate], held_out
 
 def format_report(report: dict) -> str:
     """A fixed-width table: one row per graph."""
-    head = (f"{'graph':<18} {'MB':>6} {'SAD band':>9} {'dSAD':>7} {'MSE band':>9} {'Grad':>7} {'Conn':>7} "
+    head = (f"{'graph':<28} {'MB':>6} {'SAD band':>9} {'dSAD':>7} {'MSE band':>9} {'Grad':>7} {'Conn':>7} "
             f"{'SAD full':>9} {'max|d|':>7} {'p99|d|':>7} {'photos max':>10} goal")
     lines = [f"{report['backend']}; {report['composites']} held-out composites {', '.join(report['composite_sizes'])}; "
              f"photos: {', '.join(report['photos']) or 'none'}; weights: {report['weights']}", head]
@@ -180,10 +218,14 @@ def format_report(report: dict) -> str:
         rel = g["relative"].get("band", {}).get("sad")
         goal = g["goal"]
         lines.append(
-            f"{g['label']:<18} {g['size_bytes'] / 2**20:>6.1f} {band['sad']:>9.4f} "
+            f"{g['label']:<28} {g['size_bytes'] / 2**20:>6.1f} {band['sad']:>9.4f} "
             f"{'' if rel is None else f'{rel * 100:+.2f}%':>7} {band['mse']:>9.5f} {band['grad']:>7.4f} "
             f"{band['conn']:>7.4f} {full['sad']:>9.4f} "
             f"{g['delta_composites'].get('max', 0):>7.4f} {g['delta_composites'].get('p99', 0):>7.4f} "
             f"{g['delta_photos'].get('max', 0):>10.4f} "
-            + ("" if not goal else f"{'met' if goal['met'] else 'MISSED'} (|dSAD| <= {goal['limit'] * 100:.1f}%)"))
+            + ("" if not goal else f"{'met' if goal['met'] else 'MISSED'} (|dSAD| <= {goal['limit'] * 100:.1f}%)")
+            + ("" if not g.get("int8_convs") or g["precision"] != "int8" else
+               f"; int8 convs {', '.join(f'{r} {v}' for r, v in g['int8_convs'].items())}, {g['qdq_nodes']} Q/DQ")
+            + ("" if not g.get("conversion_seconds") else
+               f"; {g['conversion_seconds']:.0f} s, peak {g['peak_rss_bytes'] / 2**30:.2f} GB"))
     return "\n".join(lines)

@@ -60,14 +60,18 @@ def takes_trimap(model: str | os.PathLike) -> bool:
     return TRIMAP in {i.name for i in load_onnx(model, "reading the ONNX graph", weights=False).graph.input}
 
 
-def output_paths(jobs: list[tuple[str, str | None]], model: str | os.PathLike,
-                 output: str | os.PathLike) -> list[tuple[str, str | None, Path]]:
-    """Where each (precision, method) graph goes: ``output`` itself for one graph, else
-    ``output/<stem>.<precision>[-<method>].onnx`` in an existing directory."""
+def output_paths(jobs: list[tuple], model: str | os.PathLike, output: str | os.PathLike) -> list[tuple]:
+    """Where each (precision, method[, quantizer]) graph goes: ``output`` itself for one graph, else
+    ``output/<stem>.<precision>[-<method>][-modelopt].onnx`` in an existing directory."""
     out = Path(output)
     if len(jobs) == 1:
         return [(*jobs[0], out)]
     if not out.is_dir():
         raise TrtmatteError(f"{len(jobs)} output graphs need -o to be an existing directory, got {out}")
     stem = Path(model).stem
-    return [(p, m, out / f"{stem}.{p}{'' if m is None else '-' + m}.onnx") for p, m in jobs]
+    paths = []
+    for job in jobs:
+        p, m = job[0], job[1]
+        tool = f"-{job[2]}" if len(job) > 2 and job[2] != "trtmatte" else ""
+        paths.append((*job, out / f"{stem}.{p}{'' if m is None else '-' + m}{tool}.onnx"))
+    return paths

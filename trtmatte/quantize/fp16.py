@@ -26,7 +26,7 @@ import numpy as np
 
 from .._lazy import require
 from ..contract.graphio import load_onnx, save_derived
-from ..contract.names import PRECISION
+from ..contract.names import PRECISION, QUANTIZER
 from ..fileio import check_writable
 from ..contract.anatomy import analyse, name_nodes
 
@@ -138,7 +138,7 @@ def convert_fp16(src: str | os.PathLike, dst: str | os.PathLike) -> FP16Report:
     anatomy = analyse(model, str(src))
     nodes_before = len(model.graph.node)
     model, out_of_range, round_trips = body_to_fp16(model, set(anatomy.body))
-    size = save_derived(model, dst, "the fp16 graph", {PRECISION: "fp16"})
+    size = save_derived(model, dst, "the fp16 graph", {PRECISION: "fp16", QUANTIZER: "trtmatte"})
     return FP16Report(
         path=str(dst), body_nodes=len(anatomy.body), fp16_convs=len(anatomy.convs),
         casts_added=len(model.graph.node) - nodes_before, round_trips_removed=round_trips,

@@ -1,9 +1,10 @@
 """INT8 explicit quantization (Q/DQ) of the whole-pipeline graph, in the form TensorRT fuses.
 
 TensorRT 10+/11 and TensorRT-RTX have no implicit (calibrator) INT8 any more: a strongly typed
-network takes its INT8 from QuantizeLinear/DequantizeLinear pairs in the ONNX (docs/design.md). onnxruntime's quantization tools run the calibration on the CPU and write them: its
-calibrators and ``QDQQuantizer``, the two halves of ``quantize_static``, called separately only
-because ``quantize_static`` cannot set the histogram size (see HISTOGRAM_OPTIONS). Settings:
+network takes its INT8 from QuantizeLinear/DequantizeLinear pairs in the ONNX (docs/design.md). The
+activation ranges are computed on the CPU as streaming statistics within a memory budget
+(calibration_stats.py, with onnxruntime's histogram collector), and onnxruntime's ``QDQQuantizer``
+writes the Q/DQ pairs from them. Settings:
 
 * weights per output channel (axis 0), activations per tensor, both symmetric int8 (zero point
   0: TensorRT supports nothing else); biases stay float (TensorRT folds them itself);
@@ -49,7 +50,7 @@ import numpy as np
 from .._lazy import require
 from ..errors import TrtmatteError
 from ..contract.graphio import load_onnx, save_derived
-from ..contract.names import CALIBRATION, IMAGE, INT8_BODY, INT8_TARGET, PRECISION, TRIMAP
+from ..contract.names import CALIBRATION, IMAGE, INT8_BODY, INT8_TARGET, PRECISION, QUANTIZER, TRIMAP
 from ..fileio import check_writable
 from ..contract.anatomy import ROLES, analyse, name_nodes
 
@@ -60,7 +61,7 @@ INT8_TARGETS = ("tensorrt", "onnxruntime")
 INT8_BODIES = ("fp16", "fp32")  # the float precision of an INT8 graph's non-quantized body
 FP16_SCALE_MIN = 2.0**-14  # smallest normal float16: a Q/DQ scale below it loses precision or becomes 0
 QDQ_OPSET = 19  # QuantizeLinear/DequantizeLinear with float16 scales
-CALIBRATION_CHUNK = 4  # images per onnxruntime collect_data call (see _calibrate)
+DEFAULT_MAX_MEMORY = 2.5 * 2**30  # bytes of resident memory calibration plans for (calibration_stats.py)
 
 
 @dataclass
@@ -76,6 +77,9 @@ class INT8Report:
     size_bytes: int
     body: str = "fp32"  # precision of the non-quantized body (INT8_BODIES)
     scales_raised: int = 0  # Q/DQ scale values raised to FP16_SCALE_MIN for the float16 body
+    calibration_seconds: float = 0.0
+    calibration_passes: int = 1  # runs over the images, each with a group of tensors (calibration_stats.py)
+    peak_rss_bytes: int = 0  # this process's peak resident size when calibration ended
 
 
 def _check_images(images: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -107,20 +111,6 @@ def _resolve_exclude(anatomy, exclude: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def _reader(ort_quant, images: list[np.ndarray], trimaps: list[np.ndarray] | None = None):
-    class Reader(ort_quant.CalibrationDataReader):
-        def __init__(self):
-            self._batches = iter(zip(images, trimaps or [None] * len(images)))
-
-        def get_next(self):
-            image, trimap = next(self._batches, (None, None))
-            if image is None:
-                return None
-            return {IMAGE: image[None]} if trimap is None else {IMAGE: image[None], TRIMAP: trimap[None]}
-
-    return Reader()
-
-
 def _calibration_trimaps(model, images: list[np.ndarray], trimaps) -> list[np.ndarray] | None:
     """The trimaps fed with the images when the graph takes one (None when it does not)."""
     if TRIMAP not in {i.name for i in model.graph.input}:
@@ -146,26 +136,16 @@ HISTOGRAM_OPTIONS = {
 }
 
 
-def _calibrate(ort_quant, model, tmp: Path, images: list[np.ndarray], method: str, percentile: float,
-               symmetric: bool = True, trimaps: list[np.ndarray] | None = None):
-    """Activation ranges of every Conv input, from the whole-pipeline graph run on ``images``."""
-    onnx = require("onnx")
-    path = tmp / "calibrate.onnx"
-    onnx.save_model(model, str(path), save_as_external_data=True, location="calibrate.onnx.data")
-    calibrator = ort_quant.create_calibrator(
-        path, ["Conv"], augmented_model_path=str(tmp / "augmented.onnx"),
-        calibrate_method=getattr(ort_quant.CalibrationMethod, CALIBRATION_METHODS[method]),
-        use_external_data_format=True,
-        extra_options={"symmetric": symmetric, "percentile": percentile, **HISTOGRAM_OPTIONS[method]})
-    # onnxruntime keeps every Conv input of every image it was given in memory until collect_data
-    # returns (64 images at 512x512 of late_fusion_lite: > 24 GB, killed). Its collectors merge
-    # ranges and histograms across calls, so feed a few images at a time.
-    for start in range(0, len(images), CALIBRATION_CHUNK):
-        calibrator.collect_data(_reader(ort_quant, images[start:start + CALIBRATION_CHUNK],
-                                        trimaps[start:start + CALIBRATION_CHUNK] if trimaps else None))
-    ranges = calibrator.compute_data()
-    del calibrator  # closes its session before the temporary directory goes
-    return ranges
+def _calibrate(model, tmp: Path, images: list[np.ndarray], method: str, percentile: float, quantized: list[str],
+               for_trt: bool, trimaps: list[np.ndarray] | None, max_memory: int):
+    """Activation ranges of the quantized Convs' inputs (and outputs, for onnxruntime's kernels),
+    from the whole-pipeline graph run on ``images``, as streaming statistics within ``max_memory``
+    (calibration_stats.py): (onnxruntime TensorsData, CalibrationStats)."""
+    from .calibration_stats import calibrated_tensors, streaming_ranges
+
+    tensors = calibrated_tensors(model, quantized, outputs_too=not for_trt)
+    return streaming_ranges(model, tmp, tensors, images, trimaps, method, percentile, for_trt,
+                            HISTOGRAM_OPTIONS[method], max_memory, IMAGE, TRIMAP)
 
 
 def _with_shapes(model, tmp: Path):
@@ -271,7 +251,8 @@ def _raise_opset(model, version: int):
 def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, calibration_images: Sequence[np.ndarray],
                   method: str = "max", exclude: Iterable[str] = DEFAULT_EXCLUDE,
                   percentile: float = 99.999, target: str = "tensorrt",
-                  calibration_trimaps: Sequence[np.ndarray] | None = None, body: str | None = None) -> INT8Report:
+                  calibration_trimaps: Sequence[np.ndarray] | None = None, body: str | None = None,
+                  max_memory: float = DEFAULT_MAX_MEMORY) -> INT8Report:
     """Write ``dst``: ``src`` with Q/DQ in front of every body Conv not in ``exclude``.
 
     ``target="tensorrt"`` (default) places Q/DQ as TensorRT fuses it (see the module doc).
@@ -282,7 +263,9 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, calibration_im
     the weights and convolves in float).
 
     ``body``: the float precision of what is not int8 (see the module doc); default fp16 for
-    TensorRT, fp32 for onnxruntime (its QLinearConv path runs between float32 tensors)."""
+    TensorRT, fp32 for onnxruntime (its QLinearConv path runs between float32 tensors).
+
+    ``max_memory``: bytes of resident memory the calibration plans its tensor groups for."""
     if target not in INT8_TARGETS:
         raise TrtmatteError(f"unknown INT8 target {target!r}: use one of {', '.join(INT8_TARGETS)}")
     body = body or ("fp16" if target == "tensorrt" else "fp32")
@@ -311,8 +294,10 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, calibration_im
     activation_type = ort_quant.QuantType.QInt8 if for_trt else ort_quant.QuantType.QUInt8
     with tempfile.TemporaryDirectory(prefix="trtmatte-int8-") as tmp, _quiet_onnxruntime_logging():
         try:
-            ranges = _calibrate(ort_quant, model, Path(tmp), images, method, percentile, symmetric=for_trt,
-                                trimaps=trimaps)
+            calibration_start = time.perf_counter()
+            ranges, stats = _calibrate(model, Path(tmp), images, method, percentile, quantized, for_trt, trimaps,
+                                       int(max_memory))
+            calibration_seconds = time.perf_counter() - calibration_start
             named = _with_shapes(model, Path(tmp))
             quantizer = ort_quant.QDQQuantizer(
                 named, True, False, ort_quant.QuantType.QInt8, activation_type, ranges,
@@ -340,7 +325,9 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, calibration_im
     size = save_derived(qmodel, dst, "the int8 graph",
                         {PRECISION: "int8", CALIBRATION: f"{method}, {len(images)} images "
                                                          f"{images[0].shape[0]}x{images[0].shape[1]}",
-                         INT8_TARGET: target, INT8_BODY: body})
+                         INT8_TARGET: target, INT8_BODY: body, QUANTIZER: "trtmatte"})
     return INT8Report(path=str(dst), method=method, calibration_images=len(images), image_shape=images[0].shape,
                       quantized_convs=len(quantized), excluded=excluded, readers_rewired=rewired,
-                      seconds=time.perf_counter() - start, size_bytes=size, body=body, scales_raised=raised)
+                      seconds=time.perf_counter() - start, size_bytes=size, body=body, scales_raised=raised,
+                      calibration_seconds=calibration_seconds, calibration_passes=stats.passes,
+                      peak_rss_bytes=stats.peak_rss_bytes)

@@ -5,7 +5,7 @@
     print(matter.reason)                            # e.g. "onnxruntime on cpu: ... (tensorrt: not installed)"
     alpha = matter.matte("photo.jpg")               # path, PIL image or uint8 array -> float alpha [H, W]
     cutout = matter.cutout("photo.jpg")             # uint8 RGBA with estimated foreground colours
-    matter.matte_video("clip.mp4", "alpha.mp4")     # frame by frame, audio copied
+    jobs.matte_video(matter, "clip.mp4", "alpha.mp4")  # trtmatte.jobs: frame by frame, audio copied
     alpha = matter(images)                          # uint8 [H, W, 3] or [N, H, W, 3] -> float alpha [N, H, W]
     for r in matter.run_files(paths): ...           # pipelined: decode ahead, results in input order
 
@@ -27,7 +27,7 @@ from .._lazy import INSTALL_HINTS
 from ..errors import TrtmatteError
 from ..shapes import check_max_side
 from ..trimap import AutoTrimapOptions
-from .session import Batch, MattingSession
+from .session import Batch, MattingSession, renamed_keywords
 
 BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
 DEVICES = ("cpu", "cuda")
@@ -132,10 +132,11 @@ def candidates(backend: str, env: Environment, *, onnx=None, engine=None, weight
 
 
 class Matter:
+    @renamed_keywords
     def __init__(self, backend: str = "auto", *, onnx: str | os.PathLike | None = None,
                  engine: str | os.PathLike | None = None, weights: str | os.PathLike | None = None,
                  variant: str | None = None, device: str | None = None, precision: str = "fp32",
-                 max_side: int | None = None, slots: int = 1, graphs: bool = False, random_weights: bool = False,
+                 max_side: int | None = None, contexts: int = 1, cuda_graphs: bool = False, random_weights: bool = False,
                  env: Environment | None = None, log: Callable[[str], None] | None = None,
                  auto_trimap: AutoTrimapOptions | None = None, trimap_model: str | os.PathLike | None = None,
                  threads: int | None = None):
@@ -143,9 +144,11 @@ class Matter:
         (for timing only; said in the session's ``weights_note``). ``auto_trimap``: the model takes
         a trimap and Late Fusion derives it (``trimap_model``: a Late Fusion graph exported with
         --debug-outputs, an engine of one, or a checkpoint; default the bundled demo checkpoint),
-        so the Matter takes images only (runtime/auto_trimap.py). ``threads``: CPU threads of
+        so the Matter takes images only (runtime/auto_trimap_session.py). ``threads``: CPU threads of
         onnxruntime's intra-op pool, or PyTorch's (``torch.set_num_threads``: for the whole process);
-        None leaves the library's default (one per core)."""
+        None leaves the library's default (one per core). ``contexts``: calls in flight at once (GPU
+        sessions; the pipelined mode uses 2), ``cuda_graphs``: capture and replay a CUDA graph per
+        input shape; the C++ Options' names (``slots``/``graphs`` are deprecated aliases)."""
         if backend not in BACKENDS:
             raise TrtmatteError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
         if device is not None and device not in DEVICES:
@@ -171,7 +174,7 @@ class Matter:
         for cand in cands:
             try:
                 self.session = self._open(cand, onnx=onnx, engine=engine, weights=weights, variant=variant,
-                                          precision=precision, max_side=max_side, slots=slots, graphs=graphs,
+                                          precision=precision, max_side=max_side, contexts=contexts, cuda_graphs=cuda_graphs,
                                           threads=threads)
             except TrtmatteError as exc:
                 if backend != "auto" or len(cands) == 1:
@@ -194,7 +197,7 @@ class Matter:
         raise TrtmatteError(f"no backend can run{' (' + detail + ')' if detail else ''}: "
                             "give --onnx MODEL.onnx, --engine PLAN or --weights CKPT")
 
-    def _open(self, cand: Candidate, *, onnx, engine, weights, variant, precision, max_side, slots, graphs,
+    def _open(self, cand: Candidate, *, onnx, engine, weights, variant, precision, max_side, contexts, cuda_graphs,
               threads) -> MattingSession:
         if cand.backend != "torch" and max_side:
             raise TrtmatteError("--max-side is baked into an exported graph: re-export with `trtmatte export --max-side`")
@@ -207,7 +210,7 @@ class Matter:
 
                 plan, hit = EngineCache().get_or_build(onnx)
                 self.log(f"engine: {plan} ({'cached' if hit else 'built now, cached for next time'})")
-            return TensorRTSession(plan, slots=slots, graphs=graphs)
+            return TensorRTSession(plan, contexts=contexts, cuda_graphs=cuda_graphs)
         if cand.backend == "onnxruntime":
             from .ort_session import OrtSession
 
@@ -218,11 +221,11 @@ class Matter:
             from .._lazy import require
 
             require("torch", "the PyTorch backend").set_num_threads(threads)
-        return open_torch(weights, variant, cand.device, precision=precision, max_side=max_side, slots=slots,
-                          graphs=graphs, log=self.log)
+        return open_torch(weights, variant, cand.device, precision=precision, max_side=max_side,
+                          contexts=contexts, cuda_graphs=cuda_graphs, log=self.log)
 
     def _with_auto_trimap(self, options: AutoTrimapOptions, trimap_model, device) -> MattingSession:
-        from .auto_trimap import AutoTrimapSession
+        from .auto_trimap_session import AutoTrimapSession
 
         matting = self.session
         if not matting.needs_trimap:
@@ -247,7 +250,15 @@ class Matter:
         """Whether each call needs a trimap (a trimap model without --trimap auto)."""
         return bool(getattr(self.session, "needs_trimap", False))
 
+    def __repr__(self) -> str:
+        info = self.session.info
+        return (f"Matter(model={info.variant!r}, backend={info.backend!r}, precision={info.precision!r}, "
+                f"device={info.device!r})")
+
     def __call__(self, images: np.ndarray, trimap: np.ndarray | None = None) -> np.ndarray:
+        """The batch door (what the video job and pipelines call): uint8 [H, W, 3] or [N, H, W, 3]
+        -> float alpha [N, H, W], always with the batch axis (one image gives [1, H, W]); use
+        :meth:`matte` for one image as [H, W]."""
         return Batch(images, trimap).call(self.session.run)
 
     def matte(self, image, trimap=None) -> np.ndarray:
@@ -257,34 +268,27 @@ class Matter:
 
     def cutout(self, image, output_type: str = "rgba", background=None, trimap=None) -> np.ndarray:
         """The uint8 picture of ``output_type`` (rgba cutout, fg colours, composite over
-        ``background``: a ``compose.Background``, an (r, g, b) colour or an RGB array; alpha)."""
-        from ..compose import Background, render
+        ``background``, alpha). ``background``: what the CLI takes, through the one parser
+        :func:`trtmatte.compose.as_background`: a colour name, '#rrggbb', 'r,g,b', an (r, g, b)
+        tuple, an image path, a PIL image or an RGB array; white if None."""
+        from ..compose import as_background, render
 
+        background = as_background(background)  # a bad background fails before the model runs
         rgb = as_rgb(image)
-        if background is not None and not isinstance(background, Background):
-            array = np.asarray(background)
-            background = Background(image=array) if array.ndim == 3 else Background(tuple(int(v) for v in array))
         return render(output_type, rgb, Batch(rgb, as_trimap(trimap)).call(self.session.run)[0], background)
-
-    def matte_video(self, src: str | os.PathLike, dst: str | os.PathLike, **options):
-        """Matte a video frame by frame into ``dst`` (see trtmatte/video.py for the options)."""
-        from .. import video
-
-        return video.matte_video(self, src, dst, **options)
 
     def run_files(self, paths: Iterable[str | os.PathLike], workers: int = 2,
                   trimaps: Iterable[str | os.PathLike] | None = None) -> Iterator[Any]:
         """Pipelined over image files: ItemResult per path, in order (alpha [H, W] in ``value``);
         ``trimaps``: the trimap file of each path, for trimap models."""
-        from ..imageio import read_rgb
-        from ..trimap import read_trimap
-        from .pipelined import Pipeline, as_backend
+        from ..media.image import read_rgb, read_trimap
+        from .pipelined import Pipeline, as_submitter
 
         def prepare(item):
             path, trimap = item
             return Batch(read_rgb(path)[None], None if trimap is None else read_trimap(trimap)[None])
         items = zip(paths, trimaps) if trimaps is not None else ((p, None) for p in paths)
-        for result in Pipeline(as_backend(self.session), prepare, workers).run(items):
+        for result in Pipeline(as_submitter(self.session), prepare, workers).run(items):
             if result.ok:
                 result.value = result.value[0]
             yield result
@@ -303,13 +307,13 @@ def as_rgb(image) -> np.ndarray:
     """uint8 [H, W, 3] from a file path, a PIL image (EXIF orientation applied) or an array
     ([H, W] grey, [H, W, 3] RGB, [H, W, 4] RGBA whose alpha is dropped)."""
     if isinstance(image, (str, os.PathLike)):
-        from ..imageio import read_rgb
+        from ..media.image import read_rgb
 
         return read_rgb(image)
     if hasattr(image, "convert") and hasattr(image, "mode"):  # a PIL image, without importing PIL here
-        from PIL import ImageOps
+        from ..media.image import upright_rgb
 
-        return np.array(ImageOps.exif_transpose(image).convert("RGB"), dtype=np.uint8)
+        return upright_rgb(image)
     array = np.asarray(image)
     if array.dtype != np.uint8:
         raise TrtmatteError(f"images must be uint8 (0..255), got {array.dtype}")
@@ -325,11 +329,13 @@ def as_trimap(trimap) -> np.ndarray | None:
     if trimap is None:
         return None
     if isinstance(trimap, (str, os.PathLike)):
-        from ..trimap import read_trimap
+        from ..media.image import read_trimap
 
         return read_trimap(trimap)
     if hasattr(trimap, "convert") and hasattr(trimap, "mode"):  # a PIL image
-        return np.array(trimap.convert("L"), dtype=np.uint8)
+        from ..media.image import upright_trimap
+
+        return upright_trimap(trimap)
     return np.asarray(trimap)
 
 
@@ -357,7 +363,8 @@ def open_trimap_source(path, device: str | None = None, log: Callable[[str], Non
     return Matter("torch", weights=path, device=device, log=log).session
 
 
-def open_torch(weights, variant, device: str, *, precision="fp32", max_side=None, slots=1, graphs=False,
+@renamed_keywords
+def open_torch(weights, variant, device: str, *, precision="fp32", max_side=None, contexts=1, cuda_graphs=False,
                max_shape=(1, 800, 800, 3), log: Callable[[str], None] = lambda m: None):
     """A TorchSession from a checkpoint, or (no weights) a randomly initialised registry variant,
     which is stated in ``weights_note`` and the log because its mattes mean nothing."""
@@ -382,5 +389,5 @@ def open_torch(weights, variant, device: str, *, precision="fp32", max_side=None
     if max_side:
         pre = dataclasses.replace(pre, max_side=max_side)
     log(f"weights: {note}")
-    return TorchSession(model, pre, name, device, precision=precision, slots=slots, graphs=graphs,
+    return TorchSession(model, pre, name, device, precision=precision, contexts=contexts, cuda_graphs=cuda_graphs,
                         max_shape=max_shape, weights_note=note)

@@ -40,8 +40,13 @@ def _quantizing_in_float32(path) -> bytes:
 
 
 class OrtSession(MattingSession):
+    has_raw_outputs = True
+    # onnxruntime's CPU memory arena keeps the largest run's memory for reuse; a server turns it off
+    # for the process (serve/python_backend.py) so memory is given back after an outsized batch.
+    MEMORY_ARENA = True
+
     def __init__(self, path: str | os.PathLike, providers: list[str] | None = None, threads: int | None = None,
-                 device: str = "cpu"):
+                 device: str = "cpu", memory_arena: bool | None = None):
         ort = require("onnxruntime", "the onnxruntime backend")
         if device not in ("cpu", "cuda"):
             raise TrtmatteError(f"unknown onnxruntime device {device!r}: use cpu or cuda")
@@ -55,6 +60,7 @@ class OrtSession(MattingSession):
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
+        options.enable_cpu_mem_arena = self.MEMORY_ARENA if memory_arena is None else memory_arena
         options.log_severity_level = 3  # warnings about unused initializers are not the user's problem
         providers = providers or ["CPUExecutionProvider"]
         self.path = os.fspath(path)
@@ -77,9 +83,7 @@ class OrtSession(MattingSession):
         self.info = SessionInfo("onnxruntime", stamped_precision(self.metadata), device,
                                 self.metadata.get("variant", "?"), ort.__version__)
 
-    def run_raw(self, images: np.ndarray, trimap: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """All graph outputs as the graph produces them (alpha may be uint8 x255)."""
-        images, trimap = self.check_inputs(images, trimap)
+    def run_raw_impl(self, images: np.ndarray, trimap: np.ndarray | None) -> dict[str, np.ndarray]:
         feeds = {IMAGE: np.ascontiguousarray(images)}
         if trimap is not None:
             feeds[TRIMAP] = trimap
@@ -98,8 +102,8 @@ class OrtSession(MattingSession):
                                 f"{images.shape[1]}x{images.shape[2]}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
                                 ) from None
 
-    def run(self, images: np.ndarray, trimap: np.ndarray | None = None) -> np.ndarray:
-        alpha = self.run_raw(images, trimap)[ALPHA]
+    def run_impl(self, images: np.ndarray, trimap: np.ndarray | None) -> np.ndarray:
+        alpha = self.run_raw_impl(images, trimap)[ALPHA]
         if alpha.dtype == np.uint8:
             return alpha.astype(np.float32) / 255.0
         return alpha.astype(np.float32)

@@ -1,14 +1,14 @@
 """Pipelined batch mode, independent of any backend.
 
-Images are decoded and resized on a thread pool ahead of the GPU. A backend with ``slots`` sets of
+Images are decoded and resized on a thread pool ahead of the GPU. A submitter with ``contexts`` sets of
 buffers and streams (2: double buffering) gets item k+1 *submitted* (its upload enqueued) before
 item k is *collected*, so while the GPU computes k on one stream, the upload of k+1 and the
 download of k-1 run on the other. Results come back in input order; an item whose preparation,
 submission or collection fails is reported with its error and the others go on.
 
-A backend is anything with ``slots``, ``submit(slot, batch)`` (enqueue, return early) and
-``collect(slot)`` (wait, return the result): TensorRTSession, TorchSession on CUDA, or
-:class:`SerialBackend` around any session. A batch is an images array, or a
+A :class:`Submitter` is anything with ``contexts``, ``submit(context, batch)`` (enqueue, return
+early) and ``collect(context)`` (wait, return the result): an :class:`~.session.InFlightSession`
+(TensorRTSession, TorchSession on CUDA), or :class:`SerialSubmitter` around any session. A batch is an images array, or a
 :class:`~.session.Batch` carrying the images and their trimap for a trimap model. Tests drive it
 with fake stages.
 """
@@ -23,12 +23,14 @@ from typing import Any, Callable, Iterable, Iterator, Protocol
 import numpy as np
 
 
-class PipelineBackend(Protocol):
-    slots: int
+class Submitter(Protocol):
+    """What the pipeline feeds: ``contexts`` calls can be in flight at once."""
 
-    def submit(self, slot: int, batch: np.ndarray) -> None: ...
+    contexts: int
 
-    def collect(self, slot: int) -> Any: ...
+    def submit(self, context: int, batch: np.ndarray) -> None: ...
+
+    def collect(self, context: int) -> Any: ...
 
 
 @dataclass
@@ -56,39 +58,43 @@ class PipelineStats:
         return (self.items - self.failed) / self.wall_s if self.wall_s > 0 else 0.0
 
 
-class SerialBackend:
-    """Any MattingSession as a one-slot pipeline backend (CPU sessions compute in submit)."""
+class SerialSubmitter:
+    """Any MattingSession as a one-context Submitter (CPU sessions compute in submit)."""
 
-    slots = 1
+    contexts = 1
 
     def __init__(self, session):
         self.session, self._result = session, None
 
-    def submit(self, slot: int, batch) -> None:
+    def submit(self, context: int, batch) -> None:
         from .session import Batch
 
         self._result = Batch.of(batch).call(self.session.run)
 
-    def collect(self, slot: int) -> Any:
+    def collect(self, context: int) -> Any:
         result, self._result = self._result, None
         return result
 
 
-def as_backend(session) -> PipelineBackend:
-    """The session itself where it can keep several calls in flight, else a SerialBackend."""
-    if hasattr(session, "submit") and hasattr(session, "collect") and getattr(session, "slots", 1) >= 1:
+def as_submitter(session) -> Submitter:
+    """The session itself where it can keep several calls in flight, else a SerialSubmitter."""
+    if hasattr(session, "submit") and hasattr(session, "collect") and getattr(session, "contexts", 1) >= 1:
         return session
-    return SerialBackend(session)
+    return SerialSubmitter(session)
+
+
+# Old names ("backend" now means only onnxruntime, torch or tensorrt), kept for one release.
+PipelineBackend, SerialBackend, as_backend = Submitter, SerialSubmitter, as_submitter
 
 
 class Pipeline:
-    def __init__(self, backend: PipelineBackend, prepare: Callable[[Any], np.ndarray] | None = None,
+    def __init__(self, submitter: Submitter, prepare: Callable[[Any], np.ndarray] | None = None,
                  workers: int = 2, prefetch: int | None = None, copy_results: bool | None = None):
-        self.backend, self.prepare, self.workers = backend, prepare, max(1, workers)
+        self.submitter, self.prepare, self.workers = submitter, prepare, max(1, workers)
         # How far decoding runs ahead of the GPU: enough to keep every slot fed.
-        self.prefetch = prefetch or (self.workers + backend.slots)
-        # A backend that returns views of its pinned buffers reuses them: copy before the slot's next call.
-        self.copy_results = getattr(backend, "returns_views", False) if copy_results is None else copy_results
+        self.prefetch = prefetch or (self.workers + submitter.contexts)
+        # A submitter that returns views of its pinned buffers reuses them: copy before the slot's next call.
+        self.copy_results = getattr(submitter, "returns_views", False) if copy_results is None else copy_results
         self.stats = PipelineStats()
 
     def run(self, items: Iterable[Any]) -> Iterator[ItemResult]:
@@ -98,7 +104,7 @@ class Pipeline:
         source = enumerate(items)
         waiting: collections.deque[tuple[int, Future | Any]] = collections.deque()
         in_flight: collections.deque[tuple[int, int]] = collections.deque()  # (index, slot), oldest first
-        free = collections.deque(range(self.backend.slots))
+        free = collections.deque(range(self.submitter.contexts))
         done: dict[int, ItemResult] = {}
         next_out = 0
 
@@ -119,7 +125,7 @@ class Pipeline:
         def retire_oldest() -> None:
             index, slot = in_flight.popleft()
             try:
-                value = self.backend.collect(slot)
+                value = self.submitter.collect(slot)
                 if self.copy_results and isinstance(value, np.ndarray):
                     value = value.copy()
                 done[index] = ItemResult(index, value)
@@ -144,7 +150,7 @@ class Pipeline:
                             retire_oldest()  # the slot of item k-slots: its results are taken first
                         slot = free.popleft()
                         try:
-                            self.backend.submit(slot, batch)
+                            self.submitter.submit(slot, batch)
                             in_flight.append((index, slot))
                             stats.trace.append(("submit", index))
                             stats.max_in_flight = max(stats.max_in_flight, len(in_flight))

@@ -11,7 +11,8 @@ the session logic talks to it and to :class:`~.cuda.CudaRuntime`, both of which 
 fakes. Not yet executed against a real TensorRT engine (docs/where-it-ran.md): the tests drive it
 through those fakes.
 
-``slots=2`` gives the pipelined mode (:mod:`.pipelined`) two sets of buffers and streams: the
+``contexts=2`` (C++: ``Options::contexts``) gives the pipelined mode (:mod:`.pipelined`) two slots,
+each a set of buffers, a stream and events: the
 upload of image k+1 and the download of image k-1 overlap the compute of image k. TensorRT lets
 one optimisation profile serve one execution context at a time, so with a single-profile engine
 both slots share one context and compute is ordered across the streams with an event.
@@ -27,7 +28,7 @@ import numpy as np
 from ..errors import TrtmatteError
 from ..contract.names import ALPHA, IMAGE as INPUT, TRIMAP
 from .buffers import IOPlan, TensorSpec, numpy_dtype, plan_io, shape_fits
-from .session import Batch, MattingSession, SessionInfo, Timing
+from .session import InFlightSession, SessionInfo, Timing, renamed_keywords
 
 
 
@@ -77,10 +78,12 @@ class _Slot:
     graphed: bool = False
 
 
-class TensorRTSession(MattingSession):
+class TensorRTSession(InFlightSession):
     returns_views = True  # run()/collect() hand back views of persistent buffers (the pipeline copies them)
+    has_raw_outputs = True
 
-    def __init__(self, plan_or_layer: str | os.PathLike | Any, *, slots: int = 1, graphs: bool = False,
+    @renamed_keywords
+    def __init__(self, plan_or_layer: str | os.PathLike | Any, *, contexts: int = 1, cuda_graphs: bool = False,
                  cuda: Any = None, profile: dict | None = None, info: SessionInfo | None = None):
         if isinstance(plan_or_layer, (str, os.PathLike)):
             from ..engine.loader import load
@@ -101,7 +104,7 @@ class TensorRTSession(MattingSession):
             from .cuda import CudaRuntime
 
             cuda = CudaRuntime()
-        self.layer, self.cuda, self.info, self.use_graphs = layer, cuda, info, graphs
+        self.layer, self.cuda, self.info, self.use_graphs = layer, cuda, info, cuda_graphs
         self.profile = {k: {kk: list(vv) for kk, vv in v.items()} for k, v in profile.items()}
         tensors = layer.tensors
         self.input_names = [t.name for t in tensors if t.is_input]
@@ -113,6 +116,7 @@ class TensorRTSession(MattingSession):
         self._closed = False
         self._slots: list[_Slot] = []
         self._last_compute = None  # the slot whose compute was enqueued last (shared-context ordering)
+        slots = contexts  # one slot (stream, buffers, events) per call in flight
         streams = [cuda.stream() for _ in range(slots)]
         contexts = [layer.create_context(i, streams[i].handle) for i in range(min(slots, max(1, layer.num_profiles)))]
         self.shared_context = len(contexts) < slots
@@ -164,7 +168,7 @@ class TensorRTSession(MattingSession):
 
     # ------------------------------------------------------------------ per call (no allocation)
     @property
-    def slots(self) -> int:
+    def contexts(self) -> int:
         return len(self._slots)
 
     def _check_profile(self, shape: tuple[int, ...]) -> None:
@@ -173,14 +177,12 @@ class TensorRTSession(MattingSession):
             raise TrtmatteError(f"input {list(shape)} is outside the engine's profile {lo}..{hi}; "
                                 "rebuild with `trtmatte build --min/--max` covering it")
 
-    def submit(self, slot_index: int, batch) -> None:
-        """Enqueue one batch (images, or a Batch with its trimap) on a slot: staging copies, H2D,
-        execute, D2H. Returns before the GPU is done."""
+    def submit_impl(self, slot_index: int, images: np.ndarray, trimap: np.ndarray | None) -> None:
+        """Enqueue one checked batch on a slot: staging copies, H2D, execute, D2H. Returns before
+        the GPU is done."""
         if self._closed:
             raise TrtmatteError("this TensorRT session is closed")
         slot = self._slots[slot_index]
-        batch = Batch.of(batch)
-        images, trimap = self.check_inputs(batch.images, batch.trimap)
         shape = tuple(images.shape)
         self._check_profile(shape)
         if shape != slot.shape or self.shared_context:
@@ -262,13 +264,9 @@ class TensorRTSession(MattingSession):
         return Timing(total, start.elapsed_ms(uploaded) / 1e3, uploaded.elapsed_ms(computed) / 1e3,
                       computed.elapsed_ms(downloaded) / 1e3)
 
-    def run_raw(self, images: np.ndarray, trimap: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        self.submit(0, Batch(images, trimap))
+    def run_raw_impl(self, images: np.ndarray, trimap: np.ndarray | None) -> dict[str, np.ndarray]:
+        self.submit_impl(0, images, trimap)
         return self.collect_raw(0)
-
-    def run(self, images: np.ndarray, trimap: np.ndarray | None = None) -> np.ndarray:
-        self.submit(0, Batch(images, trimap))
-        return self.collect(0)
 
     def run_timed(self, images: np.ndarray, trimap: np.ndarray | None = None) -> tuple[np.ndarray, Timing]:
         alpha = self.run(images, trimap)

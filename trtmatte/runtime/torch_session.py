@@ -5,8 +5,8 @@ host staging buffer for the uint8 input and the float alpha, a device input buff
 timing events, all allocated once (grown only when a larger image arrives, counted in
 ``reallocations``). A call copies the image into pinned memory, uploads it with a non-blocking
 copy, runs the pipeline, downloads alpha with a non-blocking copy and synchronises once. With
-``slots=2`` the pipelined mode overlaps transfers of one image with compute of the other; with
-``graphs=True`` the pipeline is captured into a CUDA graph per input shape and replayed.
+``contexts=2`` the pipelined mode overlaps transfers of one image with compute of the other; with
+``cuda_graphs=True`` the pipeline is captured into a CUDA graph per input shape and replayed.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from ..errors import TrtmatteError
 from ..models.matting_pipeline import MattingPipeline
 from ..models.registry import Preprocessing
 from ..contract.names import ALPHA
-from .session import Batch, MattingSession, SessionInfo, Timing
+from .session import InFlightSession, SessionInfo, Timing, renamed_keywords
 
 # fp16: the network in float16 with BatchNorm folded and the output heads in float32
 # (models/inference.py); fp16-autocast: float32 weights, autocast's casts around each op (the
@@ -87,11 +87,13 @@ class _CudaSlot:
     graphed: bool = False
 
 
-class TorchSession(MattingSession):
+class TorchSession(InFlightSession):
     returns_views = True  # collect() on CUDA hands back a view of a pinned buffer
+    has_raw_outputs = True
 
+    @renamed_keywords
     def __init__(self, network: torch.nn.Module, preprocessing: Preprocessing, variant: str,
-                 device: str = "cpu", *, precision: str = "fp32", slots: int = 1, graphs: bool = False,
+                 device: str = "cpu", *, precision: str = "fp32", contexts: int = 1, cuda_graphs: bool = False,
                  max_shape: tuple[int, int, int, int] = (1, 800, 800, 3), weights_note: str = "",
                  enforce_trimap: bool = True, pipeline: torch.nn.Module | None = None,
                  fold_batchnorm: bool = True):
@@ -109,7 +111,7 @@ class TorchSession(MattingSession):
             raise TrtmatteError("--device cuda, but this PyTorch has no usable CUDA GPU; use --device cpu")
         if precision != "fp32" and self.device.type != "cuda":
             raise TrtmatteError(f"{precision} on the torch backend needs --device cuda (CPU half convolutions are slow)")
-        self.precision, self.use_graphs, self.reallocations = precision, graphs, 0
+        self.precision, self.use_graphs, self.reallocations = precision, cuda_graphs, 0
         cuda = self.device.type == "cuda"
         if pipeline is not None and cuda:
             raise TrtmatteError("a ready pipeline module runs on the CPU only in TorchSession")
@@ -131,12 +133,12 @@ class TorchSession(MattingSession):
         self.weights_note = weights_note
         self._slots: list[_CudaSlot] = []
         self.graph_errors: list[str] = []
-        if graphs and self.needs_trimap:  # a captured graph reads one static input buffer, not two
+        if cuda_graphs and self.needs_trimap:  # a captured graph reads one static input buffer, not two
             self.use_graphs = False
             self.graph_errors.append("CUDA graphs are not used for trimap models (eager)")
         if cuda:
             n, h, w, c = max_shape
-            self._slots = [self._make_slot(n * h * w * c, n * h * w) for _ in range(max(1, slots))]
+            self._slots = [self._make_slot(n * h * w * c, n * h * w) for _ in range(max(1, contexts))]
 
     # ------------------------------------------------------------------ CUDA: allocation once
     def _make_slot(self, in_elems: int, out_elems: int) -> _CudaSlot:
@@ -155,18 +157,15 @@ class TorchSession(MattingSession):
             self.reallocations += 1
 
     @property
-    def slots(self) -> int:
+    def contexts(self) -> int:
         return max(1, len(self._slots))
 
     def _forward(self, x: torch.Tensor, trimap: torch.Tensor | None = None) -> torch.Tensor:
         with torch.autocast("cuda", dtype=torch.float16, enabled=self.precision == "fp16-autocast"):
             return self.pipeline(x, trimap).alpha.float()
 
-    def submit(self, slot_index: int, batch) -> None:
-        """CUDA: enqueue one batch (images, or a Batch with its trimap) on a slot's stream and
-        return before the GPU is done."""
-        batch = Batch.of(batch)
-        images, trimap = self.check_inputs(batch.images, batch.trimap)
+    def submit_impl(self, slot_index: int, images: np.ndarray, trimap: np.ndarray | None) -> None:
+        """CUDA: enqueue one checked batch on a slot's stream and return before the GPU is done."""
         if not self._slots:
             self._cpu_result = self._run_cpu(images, trimap)
             return
@@ -239,18 +238,13 @@ class TorchSession(MattingSession):
         return self.pipeline(*self._tensors(images, trimap)).alpha.float().cpu().numpy()
 
     @torch.inference_mode()
-    def run_raw(self, images: np.ndarray, trimap: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    def run_raw_impl(self, images: np.ndarray, trimap: np.ndarray | None) -> dict[str, np.ndarray]:
         """Every output of the pipeline, as an exported graph with debug outputs would give them:
         float alpha [N, H, W], the other outputs (trimap values) and the debug maps (working size)."""
-        images, trimap = self.check_inputs(images, trimap)
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.precision == "fp16-autocast"):
             out = self.pipeline(*self._tensors(images, trimap))
         return {ALPHA: out.alpha.float().cpu().numpy(),
                 **{k: v.float().cpu().numpy() for k, v in {**out.outputs, **out.debug}.items()}}
-
-    def run(self, images: np.ndarray, trimap: np.ndarray | None = None) -> np.ndarray:
-        self.submit(0, Batch(images, trimap))
-        return self.collect(0)
 
     def run_timed(self, images: np.ndarray, trimap: np.ndarray | None = None) -> tuple[np.ndarray, Timing]:
         if not self._slots:

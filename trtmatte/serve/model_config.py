@@ -31,11 +31,13 @@ class Tensor:
     dtype: str  # a TRITON_DTYPES key
     dims: tuple[int, ...]  # without the batch dimension
     optional: bool = False
+    ragged: bool = False  # allow_ragged_batch: requests of different shapes may share a batch
 
     def text(self) -> str:
         dims = ", ".join(str(d) for d in self.dims)
         optional = " optional: true" if self.optional else ""
-        return f'  {{ name: "{self.name}" data_type: {TRITON_DTYPES[self.dtype]} dims: [ {dims} ]{optional} }}'
+        ragged = " allow_ragged_batch: true" if self.ragged else ""
+        return f'  {{ name: "{self.name}" data_type: {TRITON_DTYPES[self.dtype]} dims: [ {dims} ]{optional}{ragged} }}'
 
 
 IMAGE = Tensor("image", "uint8", (-1, -1, 3))
@@ -55,16 +57,29 @@ class ModelConfig:
     preferred_batch: tuple[int, ...] = ()
     max_queue_delay_us: int = 100
     instances: int = 1
-    gpu: bool = False  # instance kind: KIND_GPU (one group per GPU) or KIND_CPU
+    gpu: bool = False  # instance kind: KIND_GPU or KIND_CPU
+    gpus: tuple[int, ...] = ()  # KIND_GPU: the devices, `instances` on each (empty: all GPUs)
     inputs: tuple[Tensor, ...] = (IMAGE,)
     outputs: tuple[Tensor, ...] = (alpha_tensor(),)
     parameters: dict[str, str] = field(default_factory=dict)
+    max_queue_size: int = 0  # requests waiting beyond this are refused at once (UNAVAILABLE, HTTP 503); 0: no limit
+    queue_timeout_us: int = 0  # a request still queued after this is refused (UNAVAILABLE); 0: no timeout
+    warmup: tuple[int, int] = ()  # (H, W) of one zero image (+ trimap) run at load (model_warmup); (): none
 
     def check(self) -> None:
         if self.kind not in KINDS:
             raise TrtmatteError(f"unknown Triton model kind {self.kind!r}: choose one of {', '.join(KINDS)}")
-        if not self.name or not all(c.isalnum() or c in "_-." for c in self.name):
-            raise TrtmatteError(f"model name {self.name!r} must be letters, digits, '_', '-' or '.' (it is a folder name)")
+        # a folder name inside the repository: '.', '..' or a hidden name would land elsewhere or be skipped
+        if (not self.name or self.name.startswith(".")
+                or not all(c.isascii() and (c.isalnum() or c in "_-.") for c in self.name)):
+            raise TrtmatteError(f"--name {self.name!r}: a model name is letters, digits, '_', '-' or '.' and does not "
+                                "start with '.' (it is a folder name): choose another --name")
+        if self.max_queue_size < 0:
+            raise TrtmatteError(f"--max-queue-size must be >= 0, got {self.max_queue_size}")
+        if self.queue_timeout_us < 0:
+            raise TrtmatteError(f"--queue-timeout-ms must be >= 0, got {self.queue_timeout_us / 1000:g}")
+        if any(g < 0 for g in self.gpus):
+            raise TrtmatteError(f"--gpus takes device numbers (0, 1, ...), got {list(self.gpus)}")
         if self.max_batch < 1:
             raise TrtmatteError(f"--max-batch must be at least 1, got {self.max_batch}")
         if self.instances < 1:
@@ -84,9 +99,23 @@ class ModelConfig:
         preferred = ""
         if self.preferred_batch:
             preferred = f"preferred_batch_size: [ {', '.join(str(b) for b in self.preferred_batch)} ] "
-        lines.append(f"dynamic_batching {{ {preferred}max_queue_delay_microseconds: {self.max_queue_delay_us} }}")
-        kind = "KIND_GPU" if self.gpu else "KIND_CPU"
-        lines.append(f"instance_group [ {{ kind: {kind} count: {self.instances} }} ]")
+        policy = ""
+        if self.max_queue_size or self.queue_timeout_us:
+            # REJECT: a request that waited too long is answered UNAVAILABLE instead of served late
+            policy = (f" default_queue_policy {{ max_queue_size: {self.max_queue_size} timeout_action: REJECT "
+                      f"default_timeout_microseconds: {self.queue_timeout_us} allow_timeout_override: true }}")
+        lines.append(f"dynamic_batching {{ {preferred}max_queue_delay_microseconds: {self.max_queue_delay_us}{policy} }}")
+        kind = "KIND_GPU" if self.gpu or self.gpus else "KIND_CPU"
+        gpus = f" gpus: [ {', '.join(str(g) for g in self.gpus)} ]" if self.gpus else ""
+        lines.append(f"instance_group [ {{ kind: {kind} count: {self.instances}{gpus} }} ]")
+        if self.warmup:
+            h, w = self.warmup
+            dims = {"image": f"{h}, {w}, 3", "trimap": f"{h}, {w}"}
+            # a required trimap is warmed too (all zeros: background); an optional one is left out
+            warm = [t.name for t in self.inputs if t.name in dims and not t.optional]
+            entries = " ".join(f'inputs {{ key: "{n}" value: {{ data_type: TYPE_UINT8 dims: [ {dims[n]} ] '
+                               'zero_data: true } }' for n in warm)
+            lines.append(f'model_warmup [ {{ name: "zeros" batch_size: 1 {entries} }} ]')
         for key, value in self.parameters.items():
             lines.append(f'parameters {{ key: "{key}" value: {{ string_value: {json.dumps(str(value), ensure_ascii=False)} }} }}')
         return "\n".join(lines) + "\n"

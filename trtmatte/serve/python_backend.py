@@ -5,7 +5,8 @@ import of :class:`TritonPythonModel` (serve/repository.py writes it). The model'
 from ``parameters`` in config.pbtxt (the same model/backend flags as ``trtmatte matte``); model
 files named there are resolved against the version folder, so a repository can be moved as a whole.
 
-``status_file`` (set by ``trtmatte serve``) receives, once the model is open, the backend Matter
+The file named by ``$TRTMATTE_SERVE_STATUS`` (set by ``trtmatte serve``, so no path of the server
+shows in the model's config) receives, once the model is open, the backend Matter
 chose and why, or the one-line error that stopped it: the server's parent process prints that
 instead of Triton's "failed to load all models".
 
@@ -24,9 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import TrtmatteError
-from .service import DEFAULT_MAX_PIXELS, MattingService, Request
+from .service import DEFAULT_MAX_BATCH_PIXELS, DEFAULT_MAX_PIXELS, MattingService, Request
 
 MODEL_FILE_PARAMETERS = ("onnx", "engine", "weights", "trimap_model")
+STATUS_ENV = "TRTMATTE_SERVE_STATUS"
 
 
 # The stub marks a consumed capsule "used_dlpack" where the DLPack protocol says "used_dltensor";
@@ -81,8 +83,13 @@ def cpu_threads(params: dict[str, str], instances: int) -> int | None:
 def open_service(params: dict[str, str], log=print, instances: int = 1) -> tuple[MattingService, object]:
     """(service, matter) from the config's parameters; ``instances``: the model's instance count."""
     from ..runtime.matter import Matter
+    from ..runtime.ort_session import OrtSession
     from ..trimap import AutoTrimapOptions
 
+    # No onnxruntime memory arena in a server: the arena keeps the peak of the largest batch ever
+    # run (measured: 2.2 GB resident after one 1024x1024 image, never given back); without it each run's
+    # memory is returned. This process runs only this model.
+    OrtSession.MEMORY_ARENA = False
     auto = None
     if params.get("trimap") == "auto":
         auto = AutoTrimapOptions(float(params.get("trimap_confidence") or AutoTrimapOptions().confidence),
@@ -94,6 +101,7 @@ def open_service(params: dict[str, str], log=print, instances: int = 1) -> tuple
                     precision=params.get("precision") or "fp32", max_side=int(params.get("max_side") or 0) or None, log=log, auto_trimap=auto,
                     trimap_model=params.get("trimap_model") or None, threads=cpu_threads(params, instances))
     service = MattingService(matter, max_pixels=int(params.get("max_pixels") or DEFAULT_MAX_PIXELS),
+                             max_batch_pixels=int(params.get("max_batch_pixels") or DEFAULT_MAX_BATCH_PIXELS),
                              needs_trimap=matter.needs_trimap, model=f"the {matter.info.variant} model")
     return service, matter
 
@@ -107,6 +115,15 @@ def write_status(path: str, status: dict) -> None:
     os.replace(tmp, path)
 
 
+def read_request(pb_utils, request) -> Request:
+    """A service Request; a request without ``image`` (Triton lets one through when it carries the
+    optional ``trimap`` only) has images None, which the service refuses by name."""
+    image = pb_utils.get_input_tensor_by_name(request, "image")
+    trimap = pb_utils.get_input_tensor_by_name(request, "trimap")
+    return Request(None if image is None else from_triton(image), None if trimap is None else from_triton(trimap),
+                   want_rgba="rgba" in request.requested_output_names())
+
+
 class TritonPythonModel:
     """Triton's Python-backend interface (initialize / execute / finalize)."""
 
@@ -114,9 +131,13 @@ class TritonPythonModel:
         config = json.loads(args["model_config"])
         version_dir = Path(args["model_repository"]) / args["model_version"]
         params = resolve_model_files(read_parameters(config), version_dir)
-        status_file = params.get("status_file", "")
+        status_file = os.environ.get(STATUS_ENV, "")
+        if args.get("model_instance_kind") == "GPU":
+            # one instance per listed GPU (instance_group gpus): this stub process sees only its own
+            os.environ["CUDA_VISIBLE_DEVICES"] = str(args.get("model_instance_device_id", "0"))
         try:
-            instances = sum(int(group.get("count", 1)) for group in config.get("instance_group", [])) or 1
+            groups = config.get("instance_group", [])
+            instances = sum(int(g.get("count", 1)) * max(1, len(g.get("gpus", []))) for g in groups) or 1
             self.service, self.matter = open_service(params, instances=instances)
         except TrtmatteError as exc:
             write_status(status_file, {"error": str(exc)})
@@ -130,15 +151,15 @@ class TritonPythonModel:
     def execute(self, requests):
         import triton_python_backend_utils as pb_utils
 
-        batch = []
-        for request in requests:
-            trimap = pb_utils.get_input_tensor_by_name(request, "trimap")
-            wanted = request.requested_output_names()
-            batch.append(Request(from_triton(pb_utils.get_input_tensor_by_name(request, "image")),
-                                 None if trimap is None else from_triton(trimap),
-                                 want_rgba="rgba" in wanted))
+        try:
+            replies = self.service.handle([read_request(pb_utils, request) for request in requests])
+        except Exception as exc:  # noqa: BLE001 -- a bug must not reach a client as a traceback with paths
+            message = f"trtmatte: internal error ({type(exc).__name__}): see the server's log"
+            print(f"trtmatte: execute failed: {exc!r}", flush=True)
+            error = pb_utils.TritonError(message, pb_utils.TritonError.INTERNAL)
+            return [pb_utils.InferenceResponse(error=error) for _ in requests]
         responses = []
-        for reply in self.service.handle(batch):
+        for reply in replies:
             if reply.error:
                 code = pb_utils.TritonError.INVALID_ARG if reply.invalid else pb_utils.TritonError.INTERNAL
                 responses.append(pb_utils.InferenceResponse(error=pb_utils.TritonError(reply.error, code)))

@@ -13,6 +13,7 @@ a failed run leaves nothing behind.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -31,6 +32,8 @@ from trtmatte.serve.python_backend import TritonPythonModel  # noqa: F401  (the 
 ORT_DTYPES = {"tensor(uint8)": "uint8", "tensor(float)": "float32", "tensor(float16)": "float16"}
 DEFAULT_MAX_BATCH = 8
 SUFFIXES = {"engine": ".plan", "onnx": ".onnx", "weights": ""}
+WARMUP = (64, 64)
+PYTHON_SERVE = "trtmatte serve --repository $PWD"  # the README's line for a Python-backend repository  # one zero image run at load: the first client does not pay the first run's setup
 
 
 @dataclass
@@ -64,6 +67,12 @@ class RepoOptions:
     max_queue_delay_us: int = 100
     instances: int = 1
     parameters: dict[str, str] = field(default_factory=dict)  # python kind: Matter settings
+    gpus: tuple[int, ...] = ()  # python kind: KIND_GPU, `instances` on each of these devices
+    max_queue_size: int = 0
+    queue_timeout_us: int = 0
+
+    def queueing(self) -> dict:
+        return {"max_queue_size": self.max_queue_size, "queue_timeout_us": self.queue_timeout_us}
 
 
 def graph_io(path: Path) -> tuple[list[str], str, bool, dict[str, str]]:
@@ -107,8 +116,8 @@ def config_for_plan(plan: Path, options: RepoOptions) -> tuple[ModelConfig, dict
     inputs = meta.onnx_metadata.get("trtmatte.inputs", "image").split(",")
     dtype = meta.onnx_metadata.get("trtmatte.alpha_dtype", "uint8")
     config = ModelConfig(options.name, "tensorrt_plan", max_batch, preferred, options.max_queue_delay_us,
-                         options.instances, gpu=True, inputs=model_inputs(inputs),
-                         outputs=(alpha_tensor(dtype),))
+                         options.instances, gpu=True, gpus=options.gpus, inputs=model_inputs(inputs),
+                         outputs=(alpha_tensor(dtype),), warmup=tuple(shapes["min"][1:3]), **options.queueing())
     files = {"model.plan": plan, "model.plan.json": sidecar_path(plan)}
     for plugin in meta.plugins:
         library = Path(plugin.get("library", ""))
@@ -141,49 +150,77 @@ def config_for_onnx(graph: Path, options: RepoOptions) -> tuple[ModelConfig, dic
     config = ModelConfig(options.name, "onnxruntime_onnx", max_batch,
                          options.preferred_batch or default_preferred(max_batch), options.max_queue_delay_us,
                          options.instances, inputs=model_inputs(inputs), outputs=(alpha_tensor(dtype),),
-                         parameters={"intra_op_thread_count": threads} if threads else {})
+                         parameters={"intra_op_thread_count": threads} if threads else {}, warmup=WARMUP,
+                         **options.queueing())
     return config, {"model.onnx": graph}
 
 
-def config_for_python(source: ModelSource, options: RepoOptions, copy_model: bool) -> tuple[ModelConfig, dict[str, Path]]:
-    """The Python backend running a Matter. ``copy_model``: the model file goes into the version
-    folder (a self-contained repository); otherwise the config names it where it is (``serve``)."""
+def config_for_python(source: ModelSource, options: RepoOptions) -> tuple[ModelConfig, dict[str, Path]]:
+    """The Python backend running a Matter; the model file goes into the version folder under a
+    fixed name (``write_repository`` copies it, or links it for ``serve``), so the config names
+    no path of this machine."""
     params = {k: v for k, v in options.parameters.items() if v not in (None, "")}
     files: dict[str, Path] = {}
     flag = source.flag
     if flag:
         path = source.path.resolve()
-        if copy_model:
-            name = f"model{SUFFIXES[flag] or path.suffix}"
-            files[name] = path
-            if flag == "engine":
-                from ..engine.sidecar import sidecar_path
+        name = f"model{SUFFIXES[flag] or path.suffix}"
+        files[name] = path
+        if flag == "engine":
+            from ..engine.sidecar import sidecar_path
 
-                files[f"{name}.json"] = sidecar_path(path)
-            params[flag] = name
-        else:
-            params[flag] = str(path)
+            files[f"{name}.json"] = sidecar_path(path)
+        params[flag] = name
+    if params.get("trimap_model"):  # --trimap auto's Late Fusion model, likewise
+        path = Path(params["trimap_model"]).resolve()
+        if not path.is_file():
+            raise TrtmatteError(f"--trimap-model {path}: no such file")
+        params["trimap_model"] = f"trimap_model{path.suffix}"
+        files[params["trimap_model"]] = path
     max_batch = DEFAULT_MAX_BATCH if options.max_batch is None else options.max_batch
     # The trimap input is optional: a trimap model answers a request without one with an error
     # naming it, a trimap-free model refuses one; so one config serves both families.
+    # Ragged: the model regroups a list by size itself (serve/service.py), so Triton may put
+    # requests of any sizes in one list. Without it the dynamic batcher compares the shapes of
+    # queued requests (HasEqualInputs) on every scheduling pass, which with several sizes queued
+    # under load burned as much CPU as the model (docs/serving.md).
+    inputs = tuple(dataclasses.replace(t, ragged=True) for t in model_inputs([], optional_trimap=True))
     config = ModelConfig(options.name, "python", max_batch, options.preferred_batch or default_preferred(max_batch),
-                         options.max_queue_delay_us, options.instances,
-                         inputs=model_inputs([], optional_trimap=True), outputs=(alpha_tensor(), RGBA),
-                         parameters=params)
+                         options.max_queue_delay_us, options.instances, gpus=options.gpus,
+                         inputs=inputs, outputs=(alpha_tensor(), RGBA), parameters=params, **options.queueing())
+    config.check()  # the user's mistakes first, then the model file is read
+    if needs_trimap(source, params) is False:  # a trimap model's warm-up would need one: it warms at its first request
+        config.warmup = WARMUP
     return config, files
 
 
-def build_config(source: ModelSource, options: RepoOptions, python: bool, copy_model: bool = True):
+def needs_trimap(source: ModelSource, params: dict[str, str]) -> bool | None:
+    """Whether requests must carry a trimap (the warm-up request must then carry one, which a
+    trimap-free model would refuse); None: not known before the model opens (a checkpoint)."""
+    if params.get("trimap") == "auto" or (source.flag is None and not params.get("variant")):
+        return False  # images only: auto trimap, or the bundled trimap-free model
+    if source.flag == "onnx":
+        return "trimap" in graph_io(source.path)[0]
+    if source.flag == "engine":
+        from ..engine.sidecar import read_sidecar
+
+        return "trimap" in read_sidecar(source.path).onnx_metadata.get("trtmatte.inputs", "image").split(",")
+    return None
+
+
+def build_config(source: ModelSource, options: RepoOptions, python: bool):
     flag = source.flag
     if python or flag in (None, "weights"):
-        return config_for_python(source, options, copy_model)
+        return config_for_python(source, options)
     if flag == "engine":
         return config_for_plan(source.path, options)
     return config_for_onnx(source.path, options)
 
 
-def write_repository(out: str | os.PathLike, config: ModelConfig, files: dict[str, Path], readme: str = "") -> Path:
-    """OUT/<name>/config.pbtxt, OUT/<name>/1/<files> (+ model.py for the Python backend), OUT/README.md."""
+def write_repository(out: str | os.PathLike, config: ModelConfig, files: dict[str, Path], readme: str = "",
+                     link: bool = False) -> Path:
+    """OUT/<name>/config.pbtxt, OUT/<name>/1/<files> (+ model.py for the Python backend), OUT/README.md.
+    ``link``: the files are symbolic links to where they are (``serve``'s throw-away repository)."""
     out = check_new_folder(out, "choose a new OUT", noun="folder")
     parent = out.parent if str(out.parent) else Path(".")
     text = config.text()
@@ -195,7 +232,10 @@ def write_repository(out: str | os.PathLike, config: ModelConfig, files: dict[st
         if config.kind == "python":
             (version / "model.py").write_text(PYTHON_MODEL)
         for name, src in files.items():
-            shutil.copy2(src, version / name)
+            if link:
+                os.symlink(Path(src).resolve(), version / name)
+            else:
+                shutil.copy2(src, version / name)
         if readme:
             (staging / "README.md").write_text(readme)
         if out.exists():
@@ -219,7 +259,15 @@ def repository_readme(config: ModelConfig, files: dict[str, Path], note: str = "
              "`alpha` [H, W]: the graph holds the pre- and post-processing, so no ensemble is needed.", ""]
     if note:
         lines += [note, ""]
-    lines += ["Serve it (from this folder):", "", "```sh", serve, "```", "",
+    if config.kind == "python":
+        lines += ["Serve it (from this folder), either in NVIDIA's Triton container with trtmatte installed in its "
+                  "Python (`pip install trtmatte`):", "", "```sh", serve, "```", "",
+                  "or anywhere trtmatte is installed, with the tritonserver of `pip install --no-deps nvidia-pytriton` "
+                  "(or `--tritonserver PATH`); it sets up the Python backend for this Python and stops on a dead "
+                  "model (docs/serving.md in trtmatte):", "", "```sh", PYTHON_SERVE, "```", ""]
+    else:
+        lines += ["Serve it (from this folder):", "", "```sh", serve, "```", ""]
+    lines += [
               "Query it with tritonclient (`pip install 'tritonclient[http]'`):", "", "```python",
               *client_example(config.name).splitlines(), "```", ""]
     return "\n".join(lines)

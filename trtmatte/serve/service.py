@@ -2,11 +2,11 @@
 same-shaped images as one batch, and answer each request with its α (or its own error).
 
 Triton's dynamic batcher hands a Python-backend model a *list* of requests (it does not concatenate
-them). It already keeps requests of different shapes in different lists (no ragged batching is
-configured), but the model groups by shape again so a mixed list can never produce a wrong result:
-images of different sizes are never padded into one batch here. Padding would change α near the
+them). The inputs are configured ragged, so one list may hold several sizes; the model groups it
+by shape and runs one batch per size, at most ``max_batch_pixels`` per run (working memory is
+bounded per run, not only per image): images of different sizes are never padded into one batch. Padding would change α near the
 padded border (the network sees the padding) and cost compute on the padded pixels; the
-measurement is in benchmarks/bench_serve.py and docs/serving.md.
+measurement is `benchmarks/bench_serve.py --padding`, figures in docs/serving.md.
 
 A bad request (zero-sized, over ``max_pixels``, a trimap for a trimap-free model, a missing one for
 a trimap model) gets an error naming the problem and the rest of the list is still served.
@@ -22,6 +22,11 @@ from ..compose import to_uint8
 from ..errors import TrtmatteError
 
 DEFAULT_MAX_PIXELS = 4096 * 4096  # 16.8 MP: a 4K frame fits, a decompression bomb does not
+# Pixels run in one call of the model: Triton hands over up to max_batch_size requests at once, and
+# a model's working memory grows with the pixels of the batch (the bundled model on onnxruntime,
+# CPU: about 3 GB per MP in batches of 512x512, 2 GB for one 1024x1024 image; measured in
+# benchmarks/bench_serve_memory.py). 0.75 MP: eight 256x256 images in one run, a 1024x1024 photo alone.
+DEFAULT_MAX_BATCH_PIXELS = 1024 * 768
 
 
 @dataclass
@@ -29,7 +34,7 @@ class Request:
     """One inference request: ``images`` uint8 [B, H, W, 3] (B >= 1, as Triton's batched input),
     ``trimap`` uint8 [B, H, W] or None, and whether the RGBA cutout is wanted."""
 
-    images: np.ndarray
+    images: np.ndarray | None  # None: the request had no 'image' (refused by name)
     trimap: np.ndarray | None = None
     want_rgba: bool = False
 
@@ -49,12 +54,16 @@ class MattingService:
 
     run: Callable[..., np.ndarray]
     max_pixels: int = DEFAULT_MAX_PIXELS
+    max_batch_pixels: int = DEFAULT_MAX_BATCH_PIXELS  # pixels per run of the model; a larger image runs alone
     needs_trimap: bool = False
     model: str = "this model"
     served: int = field(default=0, init=False)  # images answered (not errors): for logs and tests
 
     def check(self, request: Request) -> None:
         images, trimap = request.images, request.trimap
+        if images is None:
+            raise TrtmatteError("the request has no input 'image': send the picture as 'image', uint8 [B, H, W, 3] RGB "
+                                "(a trimap alone is not enough)")
         if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
             raise TrtmatteError(f"image must be uint8 [H, W, 3] RGB (batched [B, H, W, 3]), got {images.dtype} "
                                 f"{list(images.shape)}")
@@ -96,8 +105,12 @@ class MattingService:
         trimap = None
         if requests[0].trimap is not None:
             trimap = np.concatenate([r.trimap for r in requests]) if len(requests) > 1 else requests[0].trimap
+        # at most max_batch_pixels per run (at least one image): working memory is bounded per run
+        step = max(1, self.max_batch_pixels // (images.shape[1] * images.shape[2]))
         try:
-            alpha = to_uint8(self.run(images) if trimap is None else self.run(images, trimap))
+            alpha = np.concatenate([to_uint8(self.run(images[i:i + step]) if trimap is None
+                                             else self.run(images[i:i + step], trimap[i:i + step]))
+                                    for i in range(0, len(images), step)])
         except TrtmatteError as exc:  # e.g. an engine's profile does not cover this size: each request says so
             for reply in replies:
                 reply.error = str(exc)

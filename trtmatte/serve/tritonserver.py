@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import TrtmatteError
+from .process_tree import descendants, die_with_parent, kill_group, process_name
 
 ENV_VAR = "TRTMATTE_TRITONSERVER"
 INSTALL_HINT = ("pip install --no-deps nvidia-pytriton (it bundles tritonserver 2.51; trtmatte uses only the binary), "
@@ -140,9 +141,9 @@ def server_environment(dist: TritonDistribution) -> dict[str, str]:
 
 
 def check_port_free(address: str, port: int, flag: str) -> None:
-    if not 0 < port < 65536:
-        raise TrtmatteError(f"{flag} {port} is not a port number (1-65535)")
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # as the server binds: a port whose last connections linger in TIME_WAIT (a restart) is free
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((address if address != "0.0.0.0" else "", port))
         except OSError as exc:
@@ -154,7 +155,18 @@ class Ports:
     http: int = 8000
     grpc: int = 8001
     metrics: int = 8002
-    address: str = "0.0.0.0"
+    address: str = "127.0.0.1"  # this machine only; containers pass --address 0.0.0.0
+
+    def check(self) -> None:
+        named = {"--http-port": self.http, "--grpc-port": self.grpc, "--metrics-port": self.metrics}
+        for flag, port in named.items():
+            if not 0 < port < 65536:
+                raise TrtmatteError(f"{flag} {port} is not a port number (1-65535)")
+        flags = list(named)
+        for i, a in enumerate(flags):
+            for b in flags[i + 1:]:
+                if named[a] == named[b]:
+                    raise TrtmatteError(f"{a} and {b} are both {named[a]}: give each its own port")
 
     @property
     def client_host(self) -> str:
@@ -166,11 +178,17 @@ class TritonServer:
     log. Use as a context manager: the process is stopped (SIGTERM, then SIGKILL) on exit."""
 
     def __init__(self, dist: TritonDistribution, repository: Path, workspace: Path, ports: Ports,
-                 log_path: Path | None = None, extra_args: tuple[str, ...] = (), verbose: bool = False):
+                 log_path: Path | None = None, extra_args: tuple[str, ...] = (), verbose: bool = False,
+                 env: dict[str, str] | None = None):
         self.dist, self.repository, self.workspace, self.ports = dist, Path(repository), Path(workspace), ports
         self.log_path = Path(log_path) if log_path else self.workspace / "tritonserver.log"
-        self.extra_args, self.verbose = extra_args, verbose
+        self.extra_args, self.verbose, self.env = extra_args, verbose, env or {}
         self.process: subprocess.Popen | None = None
+        self.forced = False  # stop() had to kill it
+
+    @property
+    def shm_prefix(self) -> str:
+        return f"trtmatte{os.getpid()}_{self.ports.http}_"
 
     def command(self, backends: Path) -> list[str]:
         p = self.ports
@@ -181,19 +199,26 @@ class TritonServer:
                 "--disable-auto-complete-config", "--exit-on-error=true", "--strict-readiness=true",
                 # the Python backend's shared-memory regions: unique per server (several may run), and
                 # 16 MiB to start, enough for a 2K image without regrowing
-                f"--backend-config=python,shm-region-prefix-name=trtmatte{os.getpid()}_{p.http}_",
+                f"--backend-config=python,shm-region-prefix-name={self.shm_prefix}",
                 "--backend-config=python,shm-default-byte-size=16777216",
                 "--backend-config=python,shm-growth-byte-size=16777216",
                 f"--log-verbose={1 if self.verbose else 0}", *self.extra_args]
 
     def start(self) -> None:
+        self.ports.check()
         for port, flag in ((self.ports.http, "--http-port"), (self.ports.grpc, "--grpc-port"),
                            (self.ports.metrics, "--metrics-port")):
             check_port_free(self.ports.address, port, flag)
         backends = backend_folder(self.dist, self.workspace)
         self._log = open(self.log_path, "ab")
+        parent = os.getpid()
         self.process = subprocess.Popen(self.command(backends), stdout=self._log, stderr=subprocess.STDOUT,
-                                        env=server_environment(self.dist), start_new_session=True)
+                                        env={**server_environment(self.dist), **self.env}, start_new_session=True,
+                                        preexec_fn=lambda: die_with_parent(parent))
+
+    def stub_pids(self) -> list[int]:
+        """The Python-backend stub processes (one per model instance) now running under the server."""
+        return [pid for pid in descendants(self.process.pid) if process_name(pid).startswith("triton_python_b")]
 
     def ready(self) -> bool:
         url = f"http://{self.ports.client_host}:{self.ports.http}/v2/health/ready"
@@ -225,16 +250,23 @@ class TritonServer:
             return ""
 
     def stop(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM (in-flight requests finish, models unload), SIGKILL to the whole process group
+        (server and stubs) after ``timeout``; ``forced`` says whether it came to that. Shared-memory
+        regions a killed server leaves behind are removed."""
         if self.process is None:
             return None
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)  # graceful: in-flight requests finish, models unload
+            self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
+                self.forced = True
+                kill_group(self.process.pid)
                 self.process.wait()
+        kill_group(self.process.pid)  # stubs still alive after their server (killed, or a crash)
         self._log.close()
+        for region in Path("/dev/shm").glob(f"{self.shm_prefix}*"):
+            region.unlink(missing_ok=True)
         return self.process.returncode
 
     def __enter__(self) -> "TritonServer":

@@ -1,8 +1,15 @@
 """What the trainer needs from a model family: its stages, their steps and learning rates, what
 trains in each, the loss, and any trainable parameters of the loss itself (AdaMatting's task
-weights). ``trtmatte train`` looks the recipe up by the variant's family."""
+weights). ``trtmatte train`` looks the recipe up by the variant's family.
+
+Each family registers its recipe from its own training file (train/late_fusion_training.py,
+train/adamatting_training.py; train/__init__.py imports them), as model families register their
+variants (models/registry.py): this module names no family. What every family shares lives here:
+the step's loss record and the cyclical learning rate.
+"""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -10,8 +17,12 @@ import torch
 from torch import nn
 
 from ..errors import TrtmatteError
-from . import adamatting_stages, stages
-from .adamatting_losses import TaskWeights
+
+
+@dataclass
+class StepLoss:
+    total: torch.Tensor
+    parts: dict[str, torch.Tensor]  # named terms, for the log
 
 
 @dataclass(frozen=True)
@@ -22,33 +33,34 @@ class Recipe:
     default_steps: tuple[int, ...]
     configure: Callable[[nn.Module, str], list]  # sets train/eval and requires_grad; the parameters to optimise
     stage_lrs: Callable[[str, float], tuple[float, float]]  # (base, peak) of the cyclic LR
-    # (model, stage, image, alpha, loss module, global step, seed) -> stages.StepLoss
-    stage_loss: Callable[..., stages.StepLoss]
+    # (model, stage, image, alpha, loss module, global step, seed) -> StepLoss
+    stage_loss: Callable[..., StepLoss]
     loss_module: Callable[[str], nn.Module | None]  # trainable loss parameters, from --task-weights
 
 
-def _late_fusion_loss(model, stage, image, alpha, loss_module, step, seed) -> stages.StepLoss:
-    return stages.stage_loss(model, stage, image, alpha)
+_RECIPES: dict[str, Recipe] = {}
 
 
-def _adamatting_loss(model, stage, image, alpha, loss_module, step, seed) -> stages.StepLoss:
-    return adamatting_stages.stage_loss(model, stage, image, alpha, loss_module, step, seed)
-
-
-RECIPES = {
-    "late_fusion": Recipe("late_fusion", stages.STAGES, stages.PAPER_EPOCHS, (1500, 400, 700), stages.configure,
-                          stages.stage_lrs, _late_fusion_loss, lambda mode: None),
-    "adamatting": Recipe("adamatting", adamatting_stages.STAGES, adamatting_stages.PAPER_EPOCHS,
-                         adamatting_stages.DEFAULT_STEPS, adamatting_stages.configure, adamatting_stages.stage_lrs,
-                         _adamatting_loss, TaskWeights),
-}
+def register_recipe(recipe: Recipe) -> Recipe:
+    if recipe.family in _RECIPES:
+        raise ValueError(f"training recipe of {recipe.family!r} registered twice")
+    _RECIPES[recipe.family] = recipe
+    return recipe
 
 
 def recipe_for(family: str) -> Recipe:
     try:
-        return RECIPES[family]
+        return _RECIPES[family]
     except KeyError:
         raise TrtmatteError(f"model family {family!r} has no training recipe") from None
+
+
+def cyclic_lr(step: int, base: float, peak: float, half_cycle: int) -> float:
+    """Triangular cyclical LR (Smith, WACV 2017): ``base`` at step 0, ``peak`` at ``half_cycle``,
+    ``base`` again at ``2 * half_cycle``, and so on."""
+    cycle = math.floor(1 + step / (2 * half_cycle))
+    x = abs(step / half_cycle - 2 * cycle + 1)
+    return base + (peak - base) * max(0.0, 1.0 - x)
 
 
 def loss_parameters(module: nn.Module | None) -> list[torch.nn.Parameter]:

@@ -28,9 +28,9 @@ from ..errors import TrtmatteError
 from ..fileio import atomic_output
 from ..models.preprocess import normalize
 from ..models.registry import create_model, get_config
-from . import stages
+from . import late_fusion_training as default_family  # the default variant's: its LR and stage count
 from .dataset import IndexStream, worker_threads
-from .recipes import Recipe, loss_parameters, recipe_for
+from .recipes import Recipe, cyclic_lr, loss_parameters, recipe_for
 
 CHECKPOINT_DIR = "checkpoints"
 KEEP_CHECKPOINTS = 3
@@ -43,7 +43,7 @@ class TrainOptions:
     steps: tuple[int, ...] | None = None
     minutes: float | None = None  # wall-clock budget, shared by the stages in the paper's ratio
     batch: int = 8
-    base_lr: float = stages.BASE_LR
+    base_lr: float = default_family.BASE_LR
     half_cycle: int = 200  # steps from base to peak LR
     device: str = "cpu"
     amp: str = "auto"  # auto (bf16 on CUDA if supported, else fp16; off on CPU), bf16, fp16, off
@@ -95,8 +95,8 @@ class TrainState:
     stage_index: int = 0
     stage_step: int = 0
     global_step: int = 0
-    seconds: list[float] = field(default_factory=lambda: [0.0] * len(stages.STAGES))
-    steps_done: list[int] = field(default_factory=lambda: [0] * len(stages.STAGES))
+    seconds: list[float] = field(default_factory=lambda: [0.0] * len(default_family.STAGES))
+    steps_done: list[int] = field(default_factory=lambda: [0] * len(default_family.STAGES))
     history: list[dict] = field(default_factory=list)
     skipped: int = 0  # steps with a non-finite loss (not applied)
 
@@ -305,7 +305,7 @@ class Trainer:
                 if time.perf_counter() - start >= budget and stepped:
                     break
                 image, alpha = self._batch(next(batches))
-                lr = stages.cyclic_lr(s.stage_step, base, peak, o.half_cycle)
+                lr = cyclic_lr(s.stage_step, base, peak, o.half_cycle)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 with torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):

@@ -15,7 +15,11 @@
 // A trimap model called without a trimap, or a trimap given to a trimap-free model, is an Error
 // (InvalidArgument) that says which call to use.
 //
-// Thread safety: matte() and matte_batch() may be called concurrently on one Matter. ONNX Runtime
+// Errors: every failure is a trtmatte::Error (allocation failures included: Errc::OutOfMemory);
+// no other exception leaves the library.
+//
+// Thread safety: matte(), matte_batch(), info() and describe() may be called concurrently on one
+// Matter; constructing, moving and destroying it must not race with any other call on it. ONNX Runtime
 // runs concurrent calls in parallel (its session is thread-safe). TensorRT runs up to
 // Options::contexts calls at once, one execution context each (at most one per optimization
 // profile of the plan); further calls wait for a free context. docs/cpp.md has the measurements.
@@ -50,11 +54,22 @@ struct Options {
     // $TRTMATTE_TENSORRT_LIBRARY, then the build's default (docs/cpp.md, "Backend libraries").
     std::string onnxruntime_library;
     std::string tensorrt_library;
+    // ONNX Runtime: keep its CPU memory arena and memory-pattern planning. On, repeated calls of one
+    // size reuse memory, and the memory of the largest call stays with the Matter until it is
+    // closed; off, each call's memory goes back when it returns (docs/cpp.md, "Memory").
+    bool cpu_arena = true;
+    // TensorRT: the CUDA device the plan runs on; set while opening and for each call, and the
+    // caller's current device is restored afterwards.
+    int device = 0;
+    // TensorRT with cuda_graphs: CUDA graphs kept per execution context, one per input shape, the
+    // least recently used dropped beyond this many.
+    int cuda_graph_cache = 8;
 };
 
 struct Info {
-    std::string backend;    // "onnxruntime" or "tensorrt"
-    std::string version;    // of the backend library in use
+    std::string backend;          // "onnxruntime" or "tensorrt"
+    std::string backend_version;  // of the backend library in use (Python's word)
+    std::string version;          // deprecated: backend_version under its old name, filled the same; kept one release
     std::string device;     // "CPU" or the GPU's name
     std::string precision;  // fp32 / fp16 / int8, as the graph or plan records it
     std::string variant;    // the model variant the graph was exported from ("?" if unrecorded)
@@ -69,7 +84,7 @@ struct Info {
     std::array<std::int64_t, 3> max_shape{1, 1, 1};
 };
 
-class Backend;
+class Session;
 
 class TRTMATTE_API Matter {
 public:
@@ -100,7 +115,9 @@ public:
     std::string describe() const;  // one line: backend, version, device, precision, variant (and trimap)
 
 private:
-    std::unique_ptr<Backend> backend_;
+    void open(const std::string& model_path, const Options& options);
+    std::string description() const;
+    std::unique_ptr<Session> session_;
 };
 
 }  // namespace trtmatte

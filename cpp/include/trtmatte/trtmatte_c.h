@@ -1,6 +1,17 @@
 /* The C ABI of libtrtmatte: an opaque handle, status codes and a thread-local last-error string.
- * No C++ exception crosses it. Every function is thread-safe; trtmatte_matte and
- * trtmatte_matte_batch may run concurrently on one handle (see trtmatte/matter.hpp).
+ * No C++ exception crosses it.
+ *
+ * Threads: every function may be called from any thread. On one handle, the matting calls
+ * (trtmatte_matte*, trtmatte_needs_trimap, trtmatte_describe) may run concurrently with each other
+ * and with trtmatte_close: a handle closed while calls on it are running is released when the last
+ * of them returns, and later calls on it fail with TRTMATTE_ERROR_INVALID_ARGUMENT. The string
+ * trtmatte_describe returns is valid until trtmatte_close is called on its handle.
+ *
+ * Handles: the library keeps a registry of the handles it has opened and checks every handle
+ * against it before using it, so NULL, a closed handle (trtmatte_close twice, a call after close)
+ * or a pointer that never was a handle gives TRTMATTE_ERROR_INVALID_ARGUMENT, not a crash. One
+ * limit: a later trtmatte_open may return the address of a closed handle again, and a stale copy
+ * of that address then names the new handle.
  *
  *   trtmatte_matter* m = NULL;
  *   if (trtmatte_open("late_fusion.onnx", NULL, &m) != TRTMATTE_OK) {
@@ -42,19 +53,32 @@ typedef enum trtmatte_backend {
     TRTMATTE_BACKEND_TENSORRT = 2
 } trtmatte_backend;
 
-/* Fill with trtmatte_options_init; fields as trtmatte::Options. struct_size lets later versions
- * add fields without breaking callers compiled against this header. */
+/* Fill with trtmatte_options_init; fields as trtmatte::Options. struct_size is the caller's
+ * sizeof(trtmatte_options), which lets the struct grow without breaking anyone: the library reads
+ * only the fields a caller's struct has (later fields keep their defaults) and ignores fields it
+ * does not know yet. New fields are only ever appended. */
 typedef struct trtmatte_options {
     size_t struct_size;
-    trtmatte_backend backend;
+    trtmatte_backend backend; /* values other than the enumerators: TRTMATTE_ERROR_INVALID_ARGUMENT */
     int threads;
     int contexts;
     int cuda_graphs;
     const char* onnxruntime_library; /* NULL or "": the default */
     const char* tensorrt_library;
+    /* Added after 0.1.0 (callers compiled against 0.1.0's header keep the defaults): */
+    int cpu_arena;        /* ONNX Runtime CPU arena and memory patterns: 1 (default) or 0 */
+    int device;           /* TensorRT: CUDA device id, default 0 */
+    int cuda_graph_cache; /* TensorRT: CUDA graphs kept per context (LRU), default 8 */
 } trtmatte_options;
 
+/* Writes the defaults into the first struct_size bytes of *options (struct_size = the caller's
+ * sizeof(trtmatte_options)), never more. */
+TRTMATTE_API void trtmatte_options_init_sized(trtmatte_options* options, size_t struct_size);
+
+/* The 0.1.0 entry point, kept for binaries built against it: writes only the fields 0.1.0 had. Source
+ * that includes this header calls trtmatte_options_init_sized with its own size through the macro. */
 TRTMATTE_API void trtmatte_options_init(trtmatte_options* options);
+#define trtmatte_options_init(options) trtmatte_options_init_sized((options), sizeof(*(options)))
 
 /* The library's version, e.g. "0.1.0". */
 TRTMATTE_API const char* trtmatte_version(void);
@@ -85,15 +109,18 @@ TRTMATTE_API trtmatte_status trtmatte_matte_batch_trimap(trtmatte_matter* matter
                                                          int height, int width, size_t row_stride,
                                                          const uint8_t* trimap, size_t trimap_stride, uint8_t* alpha);
 
-/* 1 if every call needs a trimap (the graph or engine has a trimap input), 0 if not, -1 for NULL. */
+/* 1 if every call needs a trimap (the graph or engine has a trimap input), 0 if not, -1 for NULL
+ * or a handle that is not open. */
 TRTMATTE_API int trtmatte_needs_trimap(const trtmatte_matter* matter);
 
 /* One line naming the backend, its version, device, precision and model variant; valid until the
- * handle is closed. NULL for a NULL handle. */
+ * handle is closed. NULL for NULL or a handle that is not open. */
 TRTMATTE_API const char* trtmatte_describe(const trtmatte_matter* matter);
 
-/* NULL is accepted. */
-TRTMATTE_API void trtmatte_close(trtmatte_matter* matter);
+/* NULL is accepted (TRTMATTE_OK). A handle that is not open (closed already, or never opened):
+ * TRTMATTE_ERROR_INVALID_ARGUMENT. (Returned void in 0.1.0; callers that ignore the result are
+ * unaffected.) */
+TRTMATTE_API trtmatte_status trtmatte_close(trtmatte_matter* matter);
 
 /* The message of this thread's last failed call (one line), or "" if none failed yet. */
 TRTMATTE_API const char* trtmatte_last_error(void);
