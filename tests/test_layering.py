@@ -128,6 +128,13 @@ def test_only_the_entry_point_imports_cli(edges):
     assert not importers, f"cli is the top layer; imported by: {importers}"
 
 
+def test_runtime_never_imports_jobs(edges):
+    """Jobs (files, folders, videos) are built on the runtime, never the other way: the video job is
+    ``trtmatte.jobs.matte_video(matter, ...)``, not a Matter method that would climb a layer."""
+    bad = {dst: where for (src, dst), where in edges.items() if src == "runtime" and dst == "jobs"}
+    assert not bad, f"runtime imports jobs: {bad}"
+
+
 def test_contract_imports_no_torch_layers(edges):
     bad = {dst: where for (src, dst), where in edges.items() if src == TORCH_FREE and dst in NOT_FOR_CONTRACT}
     assert not bad, f"{TORCH_FREE} must stay importable without torch, but imports: {bad}"

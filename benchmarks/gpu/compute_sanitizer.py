@@ -31,6 +31,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling run_all.py, also when loaded by path
+from run_all import gpu_name  # noqa: E402  (one nvidia-smi query for every part)
+
 REPO = Path(__file__).resolve().parents[2]
 TOOLS = ("memcheck", "racecheck", "initcheck", "synccheck")
 DRIVERS = ("cuda_paths", "blend_kernel")
@@ -172,15 +175,6 @@ def sanitize(sanitizer: str, exe: Path, tool: str, timeout: int) -> dict:
         output = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
         return {"rc": None, "errors": None, "error": f"timed out after {timeout} s", "tail": output[-2000:]}
     return {"rc": rc, "errors": error_count(output), "tail": "\n".join(output.strip().splitlines()[-20:])}
-
-
-def gpu_name() -> str | None:
-    try:
-        r = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True,
-                           timeout=20)
-        return r.stdout.strip().splitlines()[0] if r.returncode == 0 and r.stdout.strip() else None
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def version(tool: str) -> str:

@@ -12,7 +12,7 @@ Steps, each recorded even if a later one fails (the whole run takes about a minu
 3. correctness: the kernel through ctypes on PyTorch CUDA tensors, batch 2 at 2048x2048, every
    input/output dtype combination, plus crop / odd-size / misaligned cases, against the kernel's
    CPU twin (same per-pixel code) and the float64 NumPy reference;
-4. the GPU tests of test_kernel.py (tests/fused_blend/, or tests/plugins/; they skip on machines without a
+4. the GPU tests of test_kernel.py (tests/fused_blend/; they skip on machines without a
    GPU), if pytest is there;
 5. timing at 800x800 and 2048x2048 (batch 1): the fused kernel vs the unfused PyTorch ops (3 sigmoids,
    eq. 2, clamp, cast), each eager and as a CUDA graph, CUDA events; bandwidth = the minimum bytes
@@ -284,7 +284,7 @@ def run_pytest(build_env: dict, log: Log) -> dict:
     if importlib.util.find_spec("pytest") is None:
         log("pytest: not installed, skipped")
         return {"skipped": "pytest not installed"}
-    tests = next((p for p in (REPO / "tests" / "fused_blend" / "test_kernel.py", REPO / "tests" / "plugins" / "test_kernel.py")
+    tests = next((p for p in (REPO / "tests" / "fused_blend" / "test_kernel.py",)
                   if p.is_file()), None)
     if tests is None:
         log("pytest: no tests/*/test_kernel.py, skipped")

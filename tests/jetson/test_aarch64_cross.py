@@ -14,7 +14,7 @@ What runs, and what is only compiled:
 * The TensorRT backend (tensorrt_library.cpp, tensorrt_session.cpp) and the FusedBlend plugin's host
   code: **compiled only**, for aarch64 against the TensorRT 10.3 headers (JetPack 6), as object
   files (no aarch64 CUDA runtime or TensorRT library exists here to link or run them). The
-  plugin's device code for sm_87 is checked by the fatbin tests of tests/plugins.
+  plugin's device code for sm_87 is checked by the fatbin tests of tests/fused_blend.
 
 Missing tools fail (never skip) naming scripts/install-system-packages.sh; pip needing PyPI (first
 run only, the wheel is cached) fails with that said. One cross build (-j2), one x86-64 build of

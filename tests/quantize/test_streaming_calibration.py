@@ -51,15 +51,23 @@ def tiny(tmp_path_factory):
 
 class WideLateFusion(TinyLateFusion):
     """TinyLateFusion with a 16-channel middle conv: ModelOpt leaves convs with fewer than 16 (or a
-    multiple of 8) channels in float, which would leave TinyLateFusion without a single Q/DQ."""
+    multiple of 8) channels in float, which would leave TinyLateFusion without a single Q/DQ. The
+    pool and residual Add are ops ModelOpt's own placement quantizes and trtmatte's does not."""
 
     def __init__(self):
         super().__init__()
         import torch
 
         torch.manual_seed(1)
-        self.body = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 5, padding=2), torch.nn.ReLU(),
-                                        torch.nn.Conv2d(16, 8, 3, padding=1))
+        del self.body  # TinyLateFusion's conv; body() below replaces it
+        self.stem = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 5, padding=2), torch.nn.ReLU())
+        self.pool = torch.nn.MaxPool2d(3, stride=1, padding=1)
+        self.mid = torch.nn.Conv2d(16, 16, 3, padding=1)
+        self.out = torch.nn.Conv2d(16, 8, 3, padding=1)
+
+    def body(self, x):
+        x = self.stem(x)
+        return self.out(self.mid(self.pool(x)) + x)
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +113,9 @@ def stored_ranges(model, tmp_path, tensors, pictures, method):
     return {t: np.asarray(ranges[t].range_value[1]).reshape(-1)[0] for t in tensors}
 
 
-def streamed(model, tmp_path, tensors, pictures, method, max_memory=2**30):
+def streamed(model, tmp_path, tensors, pictures, method, max_memory=2**40):
+    # max_memory bounds the *process's* resident size, and pytest's grows over a whole run: the roomy
+    # default must stay roomy after it (the CLI's own processes are measured in a child below)
     with contextlib.redirect_stdout(io.StringIO()):
         data, info = stats.streaming_ranges(model, tmp_path, tensors, pictures, None, method, 99.999, True,
                                             HISTOGRAM_OPTIONS[method], max_memory, "image", "trimap")
@@ -247,6 +257,10 @@ def test_modelopt_int8_and_fp16_run_in_ortsession(wide, modelopt_graphs):
     graph = onnx.load(str(int8_path)).graph
     assert report.quantized_convs >= 1 and sum(n.op_type == "QuantizeLinear" for n in graph.node) >= 2
     assert "max, 3 images 64x64" in read_metadata_file(int8_path)["calibration"]
+    # placed like trtmatte's by default: every DequantizeLinear feeds Convs only (no pools, Concat, Add, Resize)
+    dq = {n.output[0] for n in graph.node if n.op_type == "DequantizeLinear"}
+    readers = {n.op_type for n in graph.node for i in n.input if i in dq}
+    assert readers == {"Conv"}, readers
 
 
 def test_tensorrt_builds_modelopt_int8_with_int8_convolutions(modelopt_graphs):

@@ -36,6 +36,10 @@ class Quantize(Command):
                             help="who writes the precision: trtmatte's own conversion (default) and/or NVIDIA "
                                  "ModelOpt's ONNX PTQ / AutoCast (pip install -e '.[modelopt]'), on the same graph "
                                  "and images; both compare them in one report")
+        parser.add_argument("--modelopt-op-types", nargs="+", default=["Conv"], metavar="OP",
+                            help="with --quantizer modelopt: op types whose inputs get Q/DQ (default Conv, like "
+                                 "trtmatte's placement; 'auto': ModelOpt's own rules, which also quantize pools, "
+                                 "Concat, Add and Resize)")
         calib = parser.add_argument_group("INT8 calibration")
         calib.add_argument("--calib", help="composite set from `trtmatte calibset` (needed for int8)")
         calib.add_argument("--calib-count", type=int, default=64, help="images used (default 64, spread over the set)")
@@ -126,8 +130,9 @@ class Quantize(Command):
                       f"{r.size_bytes / 2**20:.1f} MiB -> {path} ({r.seconds:.1f} s)")
             else:
                 if modelopt:
+                    op_types = None if args.modelopt_op_types == ["auto"] else args.modelopt_op_types
                     r = quantize_int8_modelopt(args.model, path, calib_images, method=method, exclude=exclude,
-                                               calibration_trimaps=calib_trimaps)
+                                               calibration_trimaps=calib_trimaps, op_types=op_types)
                 else:
                     r = quantize_int8(args.model, path, calib_images, method=method, exclude=exclude,
                                       percentile=args.percentile, target=args.target,

@@ -11,13 +11,20 @@ ModelOpt is installed without its ``[onnx]`` extra (it pins onnxruntime-gpu and 
 which collide with the CPU onnxruntime wheel): the ``modelopt`` extra of trtmatte lists the pure
 pieces its ONNX PTQ imports (docs/install.md).
 
+* Placement: by default Q/DQ go in front of Convs only, like trtmatte's (``op_types_to_quantize=
+  ["Conv"]``, without the ``concat_elimination`` pass, which would tie the scale of a Concat's
+  output to those of its inputs that feed Convs too). ModelOpt's own TensorRT-guided rules also
+  quantize pools, Concat, Add and Resize; on the bundled model they give the largest |Δα| and the
+  worst Grad of the INT8 graphs (docs/precision.md), so ``op_types=None``
+  (``--modelopt-op-types auto``) keeps them for comparison only.
 * Calibration methods: ModelOpt's INT8 has ``max`` and ``entropy`` (onnxruntime's MinMax and
   Entropy calibrators via ``quantize_static``); ``percentile`` is refused in one line.
 * ``exclude``: the same Convs trtmatte keeps in float are passed as ``nodes_to_exclude``, so the
-  two differ in placement and calibration only. The node names are trtmatte's (name_nodes), so
+  two differ in calibration only (and in placement with ``op_types=None``). The node names are trtmatte's (name_nodes), so
   the graph is handed to ModelOpt as a named copy.
-* ModelOpt's ``entropy`` keeps every calibration tensor of every image in memory (onnxruntime's
-  histogram calibrator fed everything at once); its ``max`` keeps only per-tensor min/max.
+* ModelOpt patches onnxruntime's calibrators to fold each image into running min/max (``max``) or
+  histograms (``entropy``): memory follows the image size and the calibrated tensors of one
+  image, not the image count, and has no budget like ours.
 * Its output is opset 19, domain ai.onnx only; a graph with ops from another domain (a TensorRT
   plugin) is refused, since the CPU calibration cannot run it.
 """
@@ -46,6 +53,7 @@ from .fp16 import FP16Report
 
 INSTALL = "pip install -c constraints.txt -e '.[modelopt]'"
 MODELOPT_METHODS = ("max", "entropy")
+CONV_ONLY = ("Conv",)
 
 
 def import_modelopt(module: str):
@@ -59,13 +67,14 @@ def import_modelopt(module: str):
 
 @contextlib.contextmanager
 def _quiet():
-    """ModelOpt logs INFO/WARNING lines and progress bars on stdout: keep them out of the CLI's output."""
+    """ModelOpt logs INFO/WARNING lines on stdout and onnxruntime's calibrators draw progress bars on
+    stderr: keep both out of the CLI's output (failures still surface as exceptions)."""
     loggers = [logging.getLogger(n) for n in ("modelopt", "modelopt.onnx", "modelopt.onnx.autocast", "root")]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.ERROR)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             yield
     finally:
         for lg, level in zip(loggers, levels):
@@ -89,9 +98,11 @@ def _stamp(qmodel, source, dst, what: str, updates: dict) -> int:
 
 def quantize_int8_modelopt(src: str | os.PathLike, dst: str | os.PathLike, calibration_images: Sequence[np.ndarray],
                            method: str = "max", exclude: Iterable[str] = (),
-                           calibration_trimaps: Sequence[np.ndarray] | None = None):
+                           calibration_trimaps: Sequence[np.ndarray] | None = None,
+                           op_types: Sequence[str] | None = CONV_ONLY):
     """Write ``dst``: ModelOpt's INT8 Q/DQ graph of ``src`` (float parts float16), calibrated on
-    ``calibration_images`` (uint8 HxWx3, one size). Returns an int8.INT8Report."""
+    ``calibration_images`` (uint8 HxWx3, one size), with Q/DQ in front of the inputs of the
+    ``op_types`` nodes (None: ModelOpt's own placement and passes). Returns an int8.INT8Report."""
     from .int8 import INT8Report, _calibration_trimaps, _check_images, _resolve_exclude
 
     if method not in MODELOPT_METHODS:
@@ -111,6 +122,8 @@ def quantize_int8_modelopt(src: str | os.PathLike, dst: str | os.PathLike, calib
     data = {IMAGE: np.stack(images)}
     if trimaps is not None:
         data[TRIMAP] = np.stack(trimaps)
+    # op_types_to_quantize is extended in place by ModelOpt: hand it a fresh list
+    placement = {} if op_types is None else {"op_types_to_quantize": list(op_types), "passes": []}
     with tempfile.TemporaryDirectory(prefix="trtmatte-modelopt-") as tmp, _quiet():
         named, out = Path(tmp) / "named.onnx", Path(tmp) / "modelopt.onnx"
         onnx.save_model(model, str(named), save_as_external_data=True, location="named.onnx.data")
@@ -118,7 +131,7 @@ def quantize_int8_modelopt(src: str | os.PathLike, dst: str | os.PathLike, calib
             quantization.quantize(str(named), quantize_mode="int8", calibration_data=data, calibration_method=method,
                                   calibration_eps=["cpu"], nodes_to_exclude=list(excluded) or None,
                                   high_precision_dtype="fp16", use_external_data_format=True,
-                                  output_path=str(out), log_level="ERROR")
+                                  output_path=str(out), log_level="ERROR", **placement)
         except TrtmatteError:
             raise
         except Exception as exc:
@@ -131,7 +144,8 @@ def quantize_int8_modelopt(src: str | os.PathLike, dst: str | os.PathLike, calib
     quantized = sum(1 for n in qmodel.graph.node if n.op_type == "Conv" and n.input[1] in dq)
     size = _stamp(qmodel, model, dst, "the modelopt int8 graph",
                   {PRECISION: "int8", CALIBRATION: f"{method}, {len(images)} images "
-                                                   f"{images[0].shape[0]}x{images[0].shape[1]}",
+                                                   f"{images[0].shape[0]}x{images[0].shape[1]}, "
+                                                   f"q/dq on {'+'.join(op_types) if op_types else 'modelopt rules'}",
                    INT8_TARGET: "tensorrt", INT8_BODY: "fp16"})
     return INT8Report(path=str(dst), method=method, calibration_images=len(images), image_shape=images[0].shape,
                       quantized_convs=int(quantized), excluded=excluded, readers_rewired=0,

@@ -274,8 +274,9 @@ def repository_readme(config: ModelConfig, files: dict[str, Path], note: str = "
 
 
 def client_example(name: str = "trtmatte", url: str = "localhost:8000") -> str:
-    return (f'import numpy as np, tritonclient.http as httpclient\nfrom PIL import Image\n'
+    # trtmatte's own decoder on the client: EXIF orientation, 16-bit and the pixel limit as in `trtmatte matte`
+    return (f'import tritonclient.http as httpclient\nfrom trtmatte.media.image import read_rgb\n'
             f'client = httpclient.InferenceServerClient("{url}")\n'
-            f'image = np.asarray(Image.open("photo.jpg").convert("RGB"))[None]  # [1, H, W, 3] uint8\n'
+            f'image = read_rgb("photo.jpg")[None]  # [1, H, W, 3] uint8, upright\n'
             f'request = httpclient.InferInput("image", list(image.shape), "UINT8"); request.set_data_from_numpy(image)\n'
             f'alpha = client.infer("{name}", [request]).as_numpy("alpha")[0]  # [H, W] uint8\n')
