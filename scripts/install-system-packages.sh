@@ -1,13 +1,13 @@
 #!/bin/sh
 # Installs the system packages the C++ library (cpp/) and its tests build with:
-#   sh scripts/install-system-packages.sh             # cmake, g++, nlohmann-json, stb, cpp-httplib
+#   sh scripts/install-system-packages.sh             # cmake, g++, nlohmann-json, stb, cpp-httplib, GNU time (tests read a child's peak memory with it)
 #   sh scripts/install-system-packages.sh --aarch64   # also the aarch64 (Jetson) cross toolchain and qemu
 # Safe to rerun: apt-get install is a no-op for packages already present. On a system without
 # apt-get it installs nothing and says what to install instead (exit 0, so a setup script can
 # call it unconditionally); the C++ tests then fail naming this script if something is missing.
 set -eu
 
-PACKAGES="cmake make g++ pkg-config nlohmann-json3-dev libstb-dev libcpp-httplib-dev"
+PACKAGES="cmake make g++ pkg-config nlohmann-json3-dev libstb-dev libcpp-httplib-dev time"
 # --aarch64: g++-aarch64-linux-gnu, libc6-dev-arm64-cross, qemu-user-static for the aarch64 (Jetson)
 # cross build and its tests under emulation (cpp/cmake/toolchains/aarch64-linux-gnu.cmake,
 # tests/jetson/, which run this script with --aarch64 when they find the tools missing as root).
