@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from helpers.images import save_image  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -19,10 +20,7 @@ def trtmatte(*args: str, **kwargs) -> subprocess.CompletedProcess:
                           cwd=REPO, timeout=600, **kwargs)
 
 
-def save(path: Path, shape=(30, 40), seed=0) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (*shape, 3), dtype=np.uint8)).save(path)
-    return path
+save = save_image
 
 
 def partial_files(folder: Path) -> list[str]:

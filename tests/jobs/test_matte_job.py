@@ -14,12 +14,10 @@ from trtmatte.errors import TrtmatteError
 from trtmatte.jobs import MatteJob, MatteJobOptions, WorkItem, plan_work
 from trtmatte.runtime import OrtSession
 from trtmatte.runtime.matter import Matter
+from helpers.images import save_image  # noqa: E402
 
 
-def save(path: Path, shape=(30, 40), seed=0) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (*shape, 3), dtype=np.uint8)).save(path)
-    return path
+save = save_image
 
 
 def test_plan_mirrors_folders_and_globs(tmp_path):

@@ -14,12 +14,11 @@ from PIL import Image
 from trtmatte.errors import TrtmatteError
 from trtmatte.jobs import MatteJob, MatteJobOptions, plan_work
 from trtmatte.runtime.matter import Matter
+from helpers.images import save_image  # noqa: E402
 
 
 def save(path: Path, shape=(20, 30), seed=0) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (*shape, 3), dtype=np.uint8)).save(path)
-    return path
+    return save_image(path, shape, seed)
 
 
 def test_output_that_is_an_input_is_refused_naming_both(tmp_path):
